@@ -1,0 +1,209 @@
+"""Roles, the access matrix and scopes: the one place that says who may do what.
+
+Every route declares the object it touches and whether it reads or writes
+(`appliance.web.guard.requires`); this module answers whether the active role may,
+and the scope helpers answer *which* rows (a teacher's groups, a parent's children).
+docs/access.md is the same matrix in prose; a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .models import (
+    Enrollment,
+    Guardian,
+    Person,
+    RoleGrant,
+    SchoolClass,
+    SubjectGroup,
+    SubjectGroupStudent,
+    SubjectGroupTeacher,
+    User,
+)
+
+ROLES: dict[str, str] = {
+    "director": "Директор",
+    "deputy": "Заместитель директора по УВР",
+    "admin": "Администратор АСУ РСО",
+    "teacher": "Учитель",
+    "class_teacher": "Классный руководитель",
+    "student": "Обучающийся",
+    "parent": "Родитель",
+    "inspector": "Орган управления образованием",
+}
+STAFF_ROLES = frozenset({"director", "deputy", "admin", "teacher", "class_teacher"})
+ALL = frozenset(ROLES)
+READ, WRITE = "read", "write"
+
+# object → mode → roles. Scope narrows these further (see the helpers below).
+MATRIX: dict[str, dict[str, frozenset[str]]] = {
+    # one's own first page, password and role switch
+    "own": {READ: ALL, WRITE: ALL},
+    # the teacher's day and lessons: own subject groups only (writes)
+    "journal": {
+        READ: frozenset({"director", "deputy", "teacher", "class_teacher", "inspector"}),
+        WRITE: frozenset({"teacher"}),
+    },
+    # students and parents of a class: the class teacher of that class (§7.3) and the
+    # admin, who keeps everyone's data current (§7.2)
+    "class": {
+        READ: frozenset({"director", "deputy", "admin", "class_teacher", "inspector"}),
+        WRITE: frozenset({"admin", "class_teacher"}),
+    },
+    # accounts of students and parents: issued by their class teacher (§5.2 б, в)
+    # or the admin, who "provides every user with credentials" (§7.2)
+    "class_credentials": {WRITE: frozenset({"admin", "class_teacher"})},
+    # staff records and their accounts: the admin (§5.2 а, §7.2)
+    "staff": {
+        READ: frozenset({"director", "deputy", "admin"}),
+        WRITE: frozenset({"admin"}),
+    },
+    # every account: lock, unlock, activity statistics (§7.2, §8.1)
+    "accounts": {
+        READ: frozenset({"director", "admin"}),
+        WRITE: frozenset({"admin"}),
+    },
+    # personal-data change notices and the 3-day rule (§7.2)
+    "personal_data": {
+        READ: frozenset({"director", "admin"}),
+        WRITE: frozenset({"admin"}),
+    },
+    # the audit chain
+    "audit": {READ: frozenset({"director", "admin", "inspector"})},
+    # a student's diary: the student themself, a parent for their children
+    "diary": {READ: frozenset({"student", "parent"})},
+}
+
+# Permissions that only make sense within a class scope.
+CLASS_SCOPED = frozenset({"class_teacher"})
+
+
+@dataclass(frozen=True)
+class ActiveRole:
+    """The role a user acts in right now, with its class for a class teacher."""
+
+    role: str
+    class_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}:{self.class_id}" if self.class_id else self.role
+
+    @classmethod
+    def parse(cls, key: str) -> ActiveRole:
+        role, _, class_id = key.partition(":")
+        return cls(role, int(class_id) if class_id else None)
+
+
+def allowed(role: str, obj: str, mode: str) -> bool:
+    return role in MATRIX.get(obj, {}).get(mode, frozenset())
+
+
+def grants_of(user: User) -> list[ActiveRole]:
+    """Every role the user holds, in a stable order (staff roles first)."""
+    order = list(ROLES)
+    grants = [
+        ActiveRole(g.role, g.school_class_id)
+        for g in RoleGrant.select().where(RoleGrant.user == user)
+        if g.role in ROLES
+    ]
+    return sorted(grants, key=lambda a: (order.index(a.role), a.class_id or 0))
+
+
+def role_label(active: ActiveRole, class_name: str = "") -> str:
+    label = ROLES[active.role]
+    return f"{label} {class_name}".strip() if active.class_id else label
+
+
+# --- scopes -------------------------------------------------------------------------
+
+
+def teacher_group_ids(person: Person) -> set[int]:
+    """Subject groups the teacher works in (any teacher link, main or not)."""
+    query = SubjectGroupTeacher.select(SubjectGroupTeacher.group).where(
+        SubjectGroupTeacher.teacher == person
+    )
+    return {link.group_id for link in query}
+
+
+def can_write_group(person: Person, active: ActiveRole, group: SubjectGroup) -> bool:
+    return active.role == "teacher" and group.id in teacher_group_ids(person)
+
+
+def children_of(parent: Person) -> list[Person]:
+    return list(
+        Person.select()
+        .join(Guardian, on=Guardian.student)
+        .where(Guardian.parent == parent)
+        .order_by(Person.last_name, Person.first_name)
+    )
+
+
+def current_class_of(student: Person, on: dt.date | None = None) -> SchoolClass | None:
+    on = on or dt.date.today()
+    enrollment = (
+        Enrollment.select()
+        .where(
+            (Enrollment.student == student)
+            & (Enrollment.starts <= on)
+            & ((Enrollment.ends.is_null()) | (Enrollment.ends >= on))
+        )
+        .order_by(Enrollment.starts.desc())
+        .first()
+    )
+    return enrollment.school_class if enrollment else None
+
+
+def class_student_ids(school_class: SchoolClass, on: dt.date | None = None) -> set[int]:
+    on = on or dt.date.today()
+    query = Enrollment.select(Enrollment.student).where(
+        (Enrollment.school_class == school_class)
+        & (Enrollment.starts <= on)
+        & ((Enrollment.ends.is_null()) | (Enrollment.ends >= on))
+    )
+    return {e.student_id for e in query}
+
+
+def class_parent_ids(school_class: SchoolClass) -> set[int]:
+    students = class_student_ids(school_class)
+    if not students:
+        return set()
+    query = Guardian.select(Guardian.parent).where(Guardian.student.in_(students))
+    return {g.parent_id for g in query}
+
+
+def can_see_student(person: Person, active: ActiveRole, student: Person) -> bool:
+    """May the active role read this student's data at all? (scope only)"""
+    role = active.role
+    if role in {"director", "deputy", "admin", "inspector"}:
+        return True
+    if role == "student":
+        return student.id == person.id
+    if role == "parent":
+        return any(child.id == student.id for child in children_of(person))
+    if role == "class_teacher":
+        cls = SchoolClass.get_or_none(SchoolClass.id == active.class_id)
+        return cls is not None and student.id in class_student_ids(cls)
+    if role == "teacher":
+        groups = teacher_group_ids(person)
+        return bool(groups) and (
+            SubjectGroupStudent.select()
+            .where((SubjectGroupStudent.student == student) & SubjectGroupStudent.group.in_(groups))
+            .exists()
+        )
+    return False
+
+
+def manages_class(active: ActiveRole, school_class: SchoolClass) -> bool:
+    """Write scope over a class's people: its own class teacher, or the admin."""
+    if active.role == "class_teacher":
+        return active.class_id == school_class.id
+    return active.role == "admin"
+
+
+def may_read_class(active: ActiveRole, school_class: SchoolClass) -> bool:
+    if active.role == "class_teacher":
+        return active.class_id == school_class.id
+    return allowed(active.role, "class", READ)

@@ -1,0 +1,259 @@
+"""`ezh`: the box's console commands. Thin: each command calls the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+DATA_HELP = "Каталог данных школы (база, файлы, ключи)."
+
+
+def _open(data: str, **overrides):
+    """Settings + an open, migrated database for a console command."""
+    from .config import load_settings
+    from .db import migrate, open_database
+
+    settings = load_settings(data, **overrides)
+    db = open_database(settings.db_path)
+    db.connect(reuse_if_open=True)
+    migrate(db)
+    return settings, db
+
+
+def _serve(settings, host: str, port: int, threads: int) -> None:
+    from waitress import serve
+
+    from .web import create_app
+
+    app = create_app(settings)
+    click.echo(f"ЭЖ-box {__version__}: http://{host}:{port}/  (остановить: Ctrl+C)")
+    serve(app, host=host, port=port, threads=threads, ident="ezh")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ezh", message="%(prog)s %(version)s")
+def main() -> None:
+    """ЭЖ-box: электронный журнал и дневник школы в локальной сети."""
+
+
+@main.command()
+@click.option("--data", default="./demo-data", show_default=True, help=DATA_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Адрес, на котором слушать.")
+@click.option("--port", default=8080, show_default=True, help="Порт.")
+@click.option("--seed", default=1, show_default=True, help="Зерно генератора демо-школы.")
+@click.option("--threads", default=8, show_default=True, help="Потоков веб-сервера.")
+@click.option("--no-serve", is_flag=True, help="Только создать демо-школу, не запускать сервер.")
+def demo(data: str, host: str, port: int, seed: int, threads: int, no_serve: bool) -> None:
+    """Создать демо-школу (один раз) и запустить её."""
+    from .config import write_settings_file
+    from .demo import create_demo_school, write_accounts_csv
+    from .models import School
+
+    data_dir = Path(data)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / "ezh.toml").exists():
+        # Throwaway demo accounts use cheap hashes; real logins re-hash them.
+        write_settings_file(data_dir, password_profile="fast")
+    settings, db = _open(data)
+    accounts_csv = settings.data_dir / "demo-accounts.csv"
+    if School.select().exists():
+        click.echo(f"Демо-школа уже создана в {settings.data_dir}.")
+    else:
+        click.echo("Создаю демо-школу… (около минуты на Raspberry Pi)")
+        accounts = create_demo_school(seed=seed)
+        write_accounts_csv(accounts_csv, accounts)
+        click.echo(f"Готово: {len(accounts)} учётных записей, все в {accounts_csv}")
+    _print_demo_accounts(accounts_csv)
+    db.close()
+    if not no_serve:
+        _serve(settings, host, port, threads)
+
+
+def _print_demo_accounts(path: Path) -> None:
+    import csv
+
+    from .access import ROLES
+
+    if not path.exists():
+        return
+    shown: dict[str, dict] = {}
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            shown.setdefault(row["role"], row)
+    click.echo("")
+    click.echo(f"{'Роль':<32} {'Логин':<18} {'Пароль':<12} ФИО")
+    for role, label in ROLES.items():
+        row = shown.get(role)
+        if row:
+            click.echo(
+                f"{label:<32} {row['username']:<18} {row['password']:<12} {row['full_name']}"
+            )
+    click.echo("")
+
+
+@main.command()
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--school-name", default="", help="Полное название школы (можно ввести позже).")
+def init(data: str, school_name: str) -> None:
+    """Создать пустую школу; администратора создаст мастер при первом входе в браузере."""
+    from .school_setup import init_school, setup_pending
+
+    settings, db = _open(data)
+    if not setup_pending():
+        raise click.ClickException("Школа в этом каталоге уже настроена.")
+    code = init_school(settings.data_dir, school_name)
+    click.echo(f"Школа создана в {settings.data_dir}.")
+    click.echo("Откройте адрес сервера в браузере и введите код настройки:")
+    click.echo(f"    {code}")
+    click.echo("Код одноразовый; повторный запуск «ezh init» выдаст новый.")
+
+
+@main.command()
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Адрес, на котором слушать.")
+@click.option("--port", default=8080, show_default=True, help="Порт.")
+@click.option("--threads", default=8, show_default=True, help="Потоков веб-сервера.")
+def serve(data: str, host: str, port: int, threads: int) -> None:
+    """Запустить веб-сервер школы (waitress)."""
+    settings, db = _open(data)
+    db.close()
+    _serve(settings, host, port, threads)
+
+
+@main.command("migrate")
+@click.option("--data", required=True, help=DATA_HELP)
+def migrate_command(data: str) -> None:
+    """Применить недостающие миграции базы данных."""
+    from .config import load_settings
+    from .db import migrate, open_database, schema_version
+
+    settings = load_settings(data)
+    db = open_database(settings.db_path)
+    applied = migrate(db)
+    for name in applied:
+        click.echo(f"применена {name}")
+    click.echo(f"Версия схемы: {schema_version(db)}")
+
+
+@main.group()
+def users() -> None:
+    """Учётные записи: создать, сбросить пароль, заблокировать, разблокировать."""
+
+
+@users.command("list")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--role", default="", help="Только с этой ролью.")
+def users_list(data: str, role: str) -> None:
+    """Показать учётные записи."""
+    from .admin_queries import account_rows
+
+    _open(data)
+    for row in account_rows("", role):
+        state = "заблокирована" if row.account.admin_locked else "активна"
+        click.echo(
+            f"{row.account.username:<20} {row.person.full_name:<40} {','.join(row.roles)} {state}"
+        )
+
+
+@users.command("create")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--last-name", required=True, help="Фамилия.")
+@click.option("--first-name", required=True, help="Имя.")
+@click.option("--middle-name", default="", help="Отчество.")
+@click.option("--position", default="", help="Должность.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["director", "deputy", "admin", "teacher", "inspector"]),
+    help="Роль (можно несколько раз).",
+)
+def users_create(data, last_name, first_name, middle_name, position, roles) -> None:
+    """Создать сотрудника и выдать ему одноразовый пароль."""
+    from . import people
+
+    settings, _ = _open(data)
+    data_ = {
+        "last_name": last_name,
+        "first_name": first_name,
+        "middle_name": middle_name,
+        "position": position,
+    }
+    try:
+        person = people.create_staff(data_, [(r, None) for r in roles], user=None, ip="console")
+        [issued] = people.issue_credentials(
+            [person], {}, user=None, ip="console", profile=settings.password_profile
+        )
+    except people.PeopleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Создан {person.full_name}: логин {issued.username}, пароль {issued.password}")
+    click.echo("Пароль одноразовый: при первом входе его нужно сменить.")
+
+
+def _account(username: str):
+    from .models import User
+
+    account = User.get_or_none(User.username == username.strip().lower())
+    if account is None:
+        raise click.ClickException(f"Учётной записи «{username}» нет.")
+    return account
+
+
+@users.command("reset-password")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.argument("username")
+def users_reset(data: str, username: str) -> None:
+    """Выдать новый одноразовый пароль."""
+    from . import people
+
+    settings, _ = _open(data)
+    account = _account(username)
+    [issued] = people.issue_credentials(
+        [account.person], {}, user=None, ip="console", profile=settings.password_profile
+    )
+    click.echo(f"Новый одноразовый пароль для {issued.username}: {issued.password}")
+
+
+@users.command("lock")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.argument("username")
+def users_lock(data: str, username: str) -> None:
+    """Заблокировать учётную запись."""
+    from . import people
+
+    _open(data)
+    people.set_admin_lock(_account(username), True, user=None, ip="console")
+    click.echo(f"{username}: заблокирована.")
+
+
+@users.command("unlock")
+@click.option("--data", required=True, help=DATA_HELP)
+@click.argument("username")
+def users_unlock(data: str, username: str) -> None:
+    """Разблокировать учётную запись (и снять временную блокировку)."""
+    from . import people
+
+    _open(data)
+    people.set_admin_lock(_account(username), False, user=None, ip="console")
+    click.echo(f"{username}: разблокирована.")
+
+
+@main.command()
+@click.option("--data", required=True, help=DATA_HELP)
+def doctor(data: str) -> None:
+    """Проверить здоровье коробки: база, схема, место на диске, очередь отправки."""
+    import json
+
+    from .db import integrity_check
+    from .health import health
+
+    settings, _ = _open(data)
+    report = health(settings.data_dir)
+    report["integrity_check"] = integrity_check()
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    sys.exit(0 if report["ok"] and report["integrity_check"] == "ok" else 1)

@@ -1,0 +1,235 @@
+"""The Flask application: one factory, per-request identity, one error page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_htmx import HTMX
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from .. import __version__, access
+from ..config import Settings, load_settings
+from ..db import migrate, open_database
+from ..models import School, SchoolClass, User, database
+from .guard import is_htmx
+
+ERROR_TEXTS = {
+    400: "Запрос не понят. Проверьте введённые данные.",
+    403: "У вас нет прав на это действие.",
+    404: "Такой страницы нет или она вам недоступна.",
+    405: "Так к этой странице обращаться нельзя.",
+    413: "Файл слишком большой.",
+    429: "Слишком много попыток. Подождите немного.",
+    500: "Внутренняя ошибка. Данные не изменены; сообщите администратору.",
+}
+
+# Pages reachable before the admin has finished the setup wizard, or with a
+# password that must be changed first.
+SETUP_OPEN = {"setup.wizard", "health.healthz", "static"}
+MUST_CHANGE_OPEN = {"auth.change_password", "auth.logout", "health.healthz", "static"}
+
+
+# The menu: shown to a role when the access matrix lets it read the object.
+NAVIGATION = [
+    ("home.index", "Главная", "own", "read"),
+    ("classes.index", "Классы", "class", "read"),
+    ("admin.staff", "Сотрудники", "staff", "read"),
+    ("admin.accounts", "Учётные записи", "accounts", "read"),
+    ("admin.activity", "Активность", "accounts", "read"),
+    ("admin.personal_data", "Персональные данные", "personal_data", "read"),
+    ("admin.audit_log", "Журнал изменений", "audit", "read"),
+]
+
+
+def templates_dir() -> Path:
+    """Templates ship inside the wheel; in a source checkout they sit at the top level."""
+    packaged = Path(__file__).resolve().parents[1] / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "templates"
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    if settings is None:
+        settings = load_settings(overrides.pop("data_dir", "./data"), **overrides)
+    app = Flask(__name__, template_folder=str(templates_dir()), static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="ezh_session",
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+    )
+    app.extensions["ezh_settings"] = settings
+
+    db = open_database(settings.db_path)
+    with db.connection_context():
+        migrate(db)
+
+    CSRFProtect(app)
+    HTMX(app)
+    _register_request_hooks(app)
+    _register_errors(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["ezh_settings"]
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes whenever the password does, so a reset ends every other session."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def open_db_and_identify():
+        database.connect(reuse_if_open=True)
+        g.user = None
+        g.role = None
+        g.roles = []
+        if request.endpoint == "static":
+            return None
+        school = School.select().first()
+        g.school = school
+        if (school is None or not school.setup_complete) and request.endpoint not in SETUP_OPEN:
+            return redirect(url_for("setup.wizard"))
+        _load_identity(app)
+        if (
+            g.user is not None
+            and g.user.must_change_password
+            and request.endpoint not in MUST_CHANGE_OPEN
+        ):
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.teardown_request
+    def close_db(exc):
+        if not database.is_closed():
+            database.close()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+        )
+        if g.get("user") is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _load_identity(app: Flask) -> None:
+    uid = session.get("uid")
+    if not uid:
+        return
+    settings = settings_of(app)
+    now = dt.datetime.now()
+    seen = session.get("seen", 0)
+    if now.timestamp() - seen > settings.idle_timeout_minutes * 60:
+        session.clear()
+        flash("Сеанс завершён после долгого бездействия. Войдите снова.", "info")
+        return
+    user = User.get_or_none(User.id == uid)
+    if (
+        user is None
+        or not user.is_active
+        or user.admin_locked
+        or session.get("pw") != password_fingerprint(user)
+    ):
+        session.clear()
+        return
+    roles = access.grants_of(user)
+    if not roles:
+        session.clear()
+        return
+    active = access.ActiveRole.parse(session.get("role", roles[0].key))
+    if active not in roles:
+        active = roles[0]
+        session["role"] = active.key
+    g.user, g.person, g.roles, g.role = user, user.person, roles, active
+    if now.timestamp() - seen > 60:  # refresh the idle clock without churning the cookie
+        session["seen"] = int(now.timestamp())
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        message = "Страница устарела (истёк защитный ключ формы). Обновите её и повторите."
+        return _render_error(400, message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 401:
+            if is_htmx():
+                return "", 401, {"HX-Redirect": url_for("auth.login")}
+            return redirect(url_for("auth.login", next=request.full_path))
+        return _render_error(exc.code or 500, ERROR_TEXTS.get(exc.code or 500, exc.description))
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        return _render_error(500, ERROR_TEXTS[500])
+
+
+def _render_error(code: int, message: str):
+    if is_htmx():
+        headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+        return render_template("_partials/error.html", code=code, message=message), code, headers
+    return render_template("error.html", code=code, message=message), code
+
+
+def _register_blueprints(app: Flask) -> None:
+    from . import admin, auth, classes, health, home, setup
+
+    for module in (admin, auth, classes, health, home, setup):
+        app.register_blueprint(module.bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from babel.dates import format_date
+
+    @app.template_filter("ru_date")
+    def ru_date(value, fmt: str = "d MMMM y") -> str:
+        return format_date(value, fmt, locale="ru") if value else ""
+
+    @app.template_filter("ru_datetime")
+    def ru_datetime(value) -> str:
+        return value.strftime("%d.%m.%Y %H:%M") if value else ""
+
+    @app.context_processor
+    def inject():
+        def role_label(active: access.ActiveRole) -> str:
+            name = ""
+            if active.class_id:
+                cls = SchoolClass.get_or_none(SchoolClass.id == active.class_id)
+                name = cls.name if cls else ""
+            return access.role_label(active, name)
+
+        def nav_items() -> list[tuple[str, str]]:
+            if g.get("role") is None:
+                return []
+            return [
+                (endpoint, label)
+                for endpoint, label, obj, mode in NAVIGATION
+                if access.allowed(g.role.role, obj, mode)
+            ]
+
+        return {
+            "app_version": __version__,
+            "role_label": role_label,
+            "nav_items": nav_items,
+            "ROLES": access.ROLES,
+            "today": dt.date.today(),
+            "now_dt": dt.datetime.now(),
+        }

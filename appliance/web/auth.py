@@ -1,0 +1,100 @@
+"""Login, logout, changing one's password and switching the active role."""
+
+from __future__ import annotations
+
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from .. import access
+from .. import auth as auth_rules
+from . import password_fingerprint, settings_of
+from .guard import client_ip, public, requires
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if g.get("user") is not None:
+        return redirect(url_for("home.index"))
+    if request.method == "POST":
+        result = auth_rules.authenticate(
+            request.form.get("username", ""),
+            request.form.get("password", ""),
+            client_ip(),
+            settings_of(current_app),
+        )
+        if not result.ok:
+            flash(result.message, "error")
+            return render_template("auth/login.html", username=request.form.get("username")), 401
+        user = result.user
+        session.clear()  # no session fixation
+        session["uid"] = user.id
+        session["pw"] = password_fingerprint(user)
+        session["seen"] = int(time.time())
+        roles = access.grants_of(user)
+        if roles:
+            session["role"] = roles[0].key
+        if user.must_change_password:
+            flash("Это первый вход с выданным паролем. Придумайте свой пароль.", "info")
+            return redirect(url_for("auth.change_password"))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", username="")
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    session.clear()
+    flash("Вы вышли из системы.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@requires("own", "write")
+def change_password():
+    if request.method == "POST":
+        error = auth_rules.change_password(
+            g.user,
+            request.form.get("old", ""),
+            request.form.get("new", ""),
+            request.form.get("repeat", ""),
+            ip=client_ip(),
+            settings=settings_of(current_app),
+        )
+        if error:
+            flash(error, "error")
+            return render_template("auth/password.html"), 400
+        session["pw"] = password_fingerprint(g.user)
+        flash("Пароль изменён.", "success")
+        return redirect(url_for("home.index"))
+    return render_template("auth/password.html")
+
+
+@bp.route("/role", methods=["POST"])
+@requires("own", "write")
+def switch_role():
+    wanted = access.ActiveRole.parse(request.form.get("role", ""))
+    if wanted not in g.roles:
+        abort(403)
+    session["role"] = wanted.key
+    return redirect(url_for("home.index"))

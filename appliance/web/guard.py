@@ -1,0 +1,48 @@
+"""Route guards: every view declares what it touches; one check enforces it.
+
+`requires("journal", "write")` lets a view run only for roles the access matrix
+allows; `public` marks the few views open without login. A view with neither is a
+bug, and the access-matrix test fails on it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import abort, g, request
+
+from .. import access
+
+
+def requires(obj: str, mode: str) -> Callable:
+    if mode not in access.MATRIX.get(obj, {}):
+        raise ValueError(f"access matrix has no {obj}.{mode}")
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if g.get("user") is None:
+                abort(401)
+            if not access.allowed(g.role.role, obj, mode):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.access = (obj, mode)
+        return wrapper
+
+    return decorate
+
+
+def public(view: Callable) -> Callable:
+    view.access = ("public", None)
+    return view
+
+
+def client_ip() -> str:
+    # waitress sits directly on the LAN; no proxy headers are trusted.
+    return request.remote_addr or ""
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"

@@ -1,0 +1,45 @@
+"""Each role's first page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, render_template
+
+from .. import access, dashboard
+from ..models import SchoolClass
+from . import settings_of
+from .guard import requires
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@requires("own", "read")
+def index():
+    role = g.role.role
+    context: dict = {}
+    if role == "teacher":
+        context["day"], context["lessons"] = dashboard.teacher_day(g.person)
+    elif role == "class_teacher":
+        school_class = SchoolClass.get_by_id(g.role.class_id)
+        context["school_class"] = school_class
+        context["summary"] = dashboard.class_summary(school_class)
+        context["day"], context["lessons"] = dashboard.teacher_day(g.person)
+    elif role == "student":
+        context["children"] = [_child_day(g.person)]
+    elif role == "parent":
+        context["children"] = [_child_day(child) for child in access.children_of(g.person)]
+    elif role == "admin":
+        context["overview"] = dashboard.admin_overview(settings_of(current_app).data_dir)
+    else:  # director, deputy, inspector
+        context["overview"] = dashboard.school_overview()
+    return render_template(f"home/{role}.html", **context)
+
+
+def _child_day(student):
+    day, lessons = dashboard.student_day(student)
+    return {
+        "student": student,
+        "school_class": access.current_class_of(student),
+        "day": day,
+        "lessons": lessons,
+    }

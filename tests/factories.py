@@ -1,0 +1,135 @@
+"""A small, hand-built school for tests that do not need the whole demo school."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from appliance.db import write
+from appliance.models import (
+    AcademicYear,
+    Bell,
+    BellSchedule,
+    Enrollment,
+    Guardian,
+    Lesson,
+    Person,
+    RoleGrant,
+    School,
+    SchoolClass,
+    Subject,
+    SubjectGroup,
+    SubjectGroupStudent,
+    SubjectGroupTeacher,
+    User,
+)
+from appliance.passwords import hash_password
+
+PASSWORD = "test-parol-2026"
+
+
+@dataclass
+class SchoolFactory:
+    year: AcademicYear
+    classes: dict[str, SchoolClass]
+    users: dict[str, User] = field(default_factory=dict)  # role key → account
+    students: dict[str, list[Person]] = field(default_factory=dict)  # class → students
+    parents: dict[str, Person] = field(default_factory=dict)  # student last name → parent
+    group: SubjectGroup | None = None
+
+    @staticmethod
+    def person(last: str, first: str, middle: str = "", staff: bool = False) -> Person:
+        return Person.create(
+            last_name=last, first_name=first, middle_name=middle, is_staff=staff
+        )
+
+    def account(self, person: Person, username: str, *roles: tuple[str, int | None]) -> User:
+        user = User.create(
+            person=person,
+            username=username,
+            password_hash=hash_password(PASSWORD, "fast"),
+            must_change_password=False,
+        )
+        for role, class_id in roles:
+            RoleGrant.create(user=user, role=role, school_class=class_id)
+        return user
+
+    @classmethod
+    def build(cls) -> SchoolFactory:
+        today = dt.date.today()
+        with write():
+            School.create(name="Тестовая школа № 1", short_name="Школа № 1", setup_complete=True)
+            starts = dt.date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+            year = AcademicYear.create(
+                name=f"{starts.year}/{starts.year + 1}",
+                starts=starts,
+                ends=dt.date(starts.year + 1, 8, 31),
+                is_current=True,
+            )
+            bells = BellSchedule.create(name="Основное", is_default=True)
+            for n in range(1, 8):
+                begin = dt.datetime(2000, 1, 1, 8, 30) + dt.timedelta(minutes=50 * (n - 1))
+                Bell.create(
+                    schedule=bells,
+                    number=n,
+                    starts=begin.time(),
+                    ends=(begin + dt.timedelta(minutes=40)).time(),
+                )
+            classes = {
+                name: SchoolClass.create(year=year, grade=5, letter=name[-1])
+                for name in ("5А", "5Б")
+            }
+            f = cls(year=year, classes=classes)
+            a, b = classes["5А"], classes["5Б"]
+            teacher = cls.person("Смирнова", "Елена", "Викторовна", staff=True)
+            class_teacher = cls.person("Кузнецов", "Андрей", "Павлович", staff=True)
+            a.class_teacher = class_teacher
+            a.save()
+            f.users["director"] = f.account(
+                cls.person("Орлова", "Марина", "Ивановна", True), "orlova.mi", ("director", None)
+            )
+            f.users["deputy"] = f.account(
+                cls.person("Белова", "Ольга", "Сергеевна", True), "belova.os", ("deputy", None)
+            )
+            f.users["admin"] = f.account(
+                cls.person("Зайцев", "Игорь", "Олегович", True), "zaytsev.io", ("admin", None)
+            )
+            f.users["teacher"] = f.account(teacher, "smirnova.ev", ("teacher", None))
+            f.users["class_teacher"] = f.account(
+                class_teacher, "kuznetsov.ap", ("teacher", None), ("class_teacher", a.id)
+            )
+            f.users["inspector"] = f.account(
+                cls.person("Титов", "Павел", "Андреевич"), "titov.pa", ("inspector", None)
+            )
+            subject = Subject.create(name="Математика", short_name="Мат")
+            f.group = SubjectGroup.create(year=year, school_class=a, subject=subject)
+            SubjectGroupTeacher.create(group=f.group, teacher=teacher)
+            names = {
+                "5А": [("Иванов", "Пётр"), ("Петрова", "Анна"), ("Сидоров", "Илья")],
+                "5Б": [("Фёдоров", "Глеб"), ("Андреева", "Вера")],
+            }
+            for class_name, pupils in names.items():
+                f.students[class_name] = []
+                for last, first in pupils:
+                    student = cls.person(last, first)
+                    Enrollment.create(student=student, school_class=classes[class_name], starts=starts)
+                    if class_name == "5А":
+                        SubjectGroupStudent.create(group=f.group, student=student, starts=starts)
+                    parent = cls.person(last, "Мария" if last.endswith("а") else "Ольга")
+                    Guardian.create(parent=parent, student=student, relation="мать")
+                    f.students[class_name].append(student)
+                    f.parents[last] = parent
+            ivanov, fedorov = f.students["5А"][0], f.students["5Б"][0]
+            f.users["student"] = f.account(ivanov, "ivanov.p", ("student", None))
+            f.users["parent"] = f.account(f.parents["Иванов"], "ivanova.m", ("parent", None))
+            f.users["other_parent"] = f.account(f.parents["Фёдоров"], "fedorova.o", ("parent", None))
+            f.users["other_student"] = f.account(fedorov, "fedorov.g", ("student", None))
+            next_day = today + dt.timedelta(days=1)
+            for number, day in ((1, today), (2, today), (1, next_day)):
+                Lesson.create(group=f.group, date=day, number=number, teacher=teacher)
+        return f
+
+    def role_key(self, role: str) -> str:
+        if role == "class_teacher":
+            return f"class_teacher:{self.classes['5А'].id}"
+        return role
