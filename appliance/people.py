@@ -89,11 +89,14 @@ def make_username(person: Person, taken: set[str] | None = None) -> str:
     return candidate
 
 
-def clean_person_data(data: dict) -> dict:
-    """Validate the editable fields of a person; raise PeopleError in Russian."""
+def clean_person_data(data: dict, *, new: bool = False) -> dict:
+    """Validate the editable fields of a person; raise PeopleError in Russian.
+
+    For a new person the names are required; an edit changes only the fields sent.
+    """
     cleaned = {k: (data.get(k) or "").strip() for k in PERSON_FIELDS if k in data}
     for key in ("last_name", "first_name"):
-        if key in cleaned and not cleaned[key]:
+        if (new or key in cleaned) and not cleaned.get(key):
             raise PeopleError(f"Поле «{FIELD_LABELS[key]}» обязательно.")
     if "birth_date" in data:
         raw = data.get("birth_date")
@@ -122,7 +125,7 @@ def clean_person_data(data: dict) -> dict:
 
 
 def create_person(data: dict, *, user: User | None, ip: str, is_staff: bool = False) -> Person:
-    cleaned = clean_person_data(data)
+    cleaned = clean_person_data(data, new=True)
     with write(user=user, ip=ip) as rec:
         person = Person.create(is_staff=is_staff, **cleaned)
         rec.record("person.create", person, sync=True)
@@ -164,7 +167,7 @@ def create_staff(
     data: dict, roles: Iterable[tuple[str, int | None]], *, user: User | None, ip: str
 ) -> Person:
     """A staff member with an account (no password yet) and their roles."""
-    cleaned = clean_person_data(data)
+    cleaned = clean_person_data(data, new=True)
     roles = list(roles)
     if not roles:
         raise PeopleError("Выберите хотя бы одну роль сотрудника.")
@@ -209,7 +212,7 @@ def enroll_student(
     data: dict, school_class: SchoolClass, *, user: User, ip: str, starts: dt.date | None = None
 ) -> Person:
     """A new student of a class, put into the class's whole-class subject groups."""
-    cleaned = clean_person_data(data)
+    cleaned = clean_person_data(data, new=True)
     starts = starts or dt.date.today()
     with write(user=user, ip=ip) as rec:
         student = Person.create(is_staff=False, **cleaned)
@@ -225,7 +228,7 @@ def enroll_student(
 
 
 def add_parent(student: Person, data: dict, relation: str, *, user: User, ip: str) -> Person:
-    cleaned = clean_person_data(data)
+    cleaned = clean_person_data(data, new=True)
     with write(user=user, ip=ip) as rec:
         parent = Person.create(is_staff=False, **cleaned)
         rec.record("person.create", parent, sync=True)

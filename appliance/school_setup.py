@@ -70,7 +70,7 @@ def complete_setup(
     problem = passwords.password_problem(password, username)
     if problem:
         raise PeopleError(problem)
-    person_data = clean_person_data(admin)
+    person_data = clean_person_data(admin, new=True)
     with write(ip=ip) as rec:
         if not setup_pending():
             raise PeopleError("Школа уже настроена.")

@@ -39,9 +39,7 @@ class SchoolFactory:
 
     @staticmethod
     def person(last: str, first: str, middle: str = "", staff: bool = False) -> Person:
-        return Person.create(
-            last_name=last, first_name=first, middle_name=middle, is_staff=staff
-        )
+        return Person.create(last_name=last, first_name=first, middle_name=middle, is_staff=staff)
 
     def account(self, person: Person, username: str, *roles: tuple[str, int | None]) -> User:
         user = User.create(
@@ -80,7 +78,7 @@ class SchoolFactory:
                 for name in ("5А", "5Б")
             }
             f = cls(year=year, classes=classes)
-            a, b = classes["5А"], classes["5Б"]
+            a = classes["5А"]
             teacher = cls.person("Смирнова", "Елена", "Викторовна", staff=True)
             class_teacher = cls.person("Кузнецов", "Андрей", "Павлович", staff=True)
             a.class_teacher = class_teacher
@@ -112,7 +110,9 @@ class SchoolFactory:
                 f.students[class_name] = []
                 for last, first in pupils:
                     student = cls.person(last, first)
-                    Enrollment.create(student=student, school_class=classes[class_name], starts=starts)
+                    Enrollment.create(
+                        student=student, school_class=classes[class_name], starts=starts
+                    )
                     if class_name == "5А":
                         SubjectGroupStudent.create(group=f.group, student=student, starts=starts)
                     parent = cls.person(last, "Мария" if last.endswith("а") else "Ольга")
@@ -122,7 +122,9 @@ class SchoolFactory:
             ivanov, fedorov = f.students["5А"][0], f.students["5Б"][0]
             f.users["student"] = f.account(ivanov, "ivanov.p", ("student", None))
             f.users["parent"] = f.account(f.parents["Иванов"], "ivanova.m", ("parent", None))
-            f.users["other_parent"] = f.account(f.parents["Фёдоров"], "fedorova.o", ("parent", None))
+            f.users["other_parent"] = f.account(
+                f.parents["Фёдоров"], "fedorova.o", ("parent", None)
+            )
             f.users["other_student"] = f.account(fedorov, "fedorov.g", ("student", None))
             next_day = today + dt.timedelta(days=1)
             for number, day in ((1, today), (2, today), (1, next_day)):

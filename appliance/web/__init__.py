@@ -190,9 +190,9 @@ def _render_error(code: int, message: str):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import admin, auth, classes, health, home, setup
+    from . import admin, auth, classes, diary, health, home, setup
 
-    for module in (admin, auth, classes, health, home, setup):
+    for module in (admin, auth, classes, diary, health, home, setup):
         app.register_blueprint(module.bp)
 
 

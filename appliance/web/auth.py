@@ -6,7 +6,6 @@ import time
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     g,
@@ -93,8 +92,12 @@ def change_password():
 @bp.route("/role", methods=["POST"])
 @requires("own", "write")
 def switch_role():
-    wanted = access.ActiveRole.parse(request.form.get("role", ""))
+    try:
+        wanted = access.ActiveRole.parse(request.form.get("role", ""))
+    except ValueError:
+        wanted = None
     if wanted not in g.roles:
-        abort(403)
+        flash("У вас нет такой роли.", "error")
+        return render_template("error.html", code=400, message="У вас нет такой роли."), 400
     session["role"] = wanted.key
     return redirect(url_for("home.index"))

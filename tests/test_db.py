@@ -1,0 +1,149 @@
+"""The database: migrations, pragmas, the one write path and the audit chain."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+from peewee import IntegrityError
+
+from appliance import audit
+from appliance.db import (
+    create_schema_sql,
+    latest_version,
+    migrate,
+    open_database,
+    schema_version,
+    write,
+)
+from appliance.models import (
+    ALL_MODELS,
+    AuditEntry,
+    Mark,
+    OutboxEntry,
+    Person,
+    SyncedModel,
+    database,
+)
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = open_database(tmp_path / "ezh.sqlite3")
+    migrate(db)
+    yield db
+    db.close()
+
+
+def test_pragmas_keep_writes_durable_and_consistent(db):
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_migrations_bring_schema_to_latest_once(db):
+    assert schema_version(db) == latest_version()
+    assert migrate(db) == []
+
+
+def test_migrated_schema_matches_the_models(db):
+    """A model change without a new migration fails here."""
+    for model in ALL_MODELS:
+        table = model._meta.table_name
+        columns = {c.name for c in db.get_columns(table)}
+        expected = {f.column_name for f in model._meta.sorted_fields}
+        assert columns == expected, f"{table}: migration and model differ"
+
+
+def test_schema_sql_is_reproducible_from_models(db):
+    text = (resources.files("appliance.migrations") / "0001_initial.sql").read_text("utf-8")
+    shipped = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    assert create_schema_sql().strip() == shipped.strip()
+
+
+def test_every_synced_row_gets_a_stable_uuid(db):
+    with write():
+        a = Person.create(last_name="Иванов", first_name="Иван")
+        b = Person.create(last_name="Иванов", first_name="Иван")
+    assert len(a.uuid) == 36 and a.uuid != b.uuid
+    assert Person.get_by_id(a.id).uuid == a.uuid
+    synced = [m for m in ALL_MODELS if issubclass(m, SyncedModel)]
+    assert Mark in synced and len(synced) > 15
+
+
+def test_write_stores_row_audit_and_outbox_together(db):
+    with write(ip="10.0.0.5") as rec:
+        person = Person.create(last_name="Петров", first_name="Пётр")
+        rec.record("person.create", person, sync=True)
+    entry = AuditEntry.get(AuditEntry.entity_uuid == person.uuid)
+    assert entry.action == "person.create" and entry.ip == "10.0.0.5"
+    assert "Петров" in entry.after
+    outbox = OutboxEntry.get(OutboxEntry.entity_uuid == person.uuid)
+    assert outbox.entity_type == "Person" and outbox.state == "pending"
+
+
+def test_failure_mid_action_leaves_nothing(db):
+    """The transactional outbox: the row, its audit and its outbox entry, or none of them."""
+    with pytest.raises(RuntimeError), write() as rec:
+        person = Person.create(last_name="Сидоров", first_name="Илья")
+        rec.record("person.create", person, sync=True)
+        raise RuntimeError("power cut in the middle of the action")
+    assert Person.select().count() == 0
+    assert AuditEntry.select().count() == 0
+    assert OutboxEntry.select().count() == 0
+
+
+def test_constraint_violation_mid_action_rolls_back_everything(db):
+    with write() as rec:
+        person = Person.create(last_name="Орлов", first_name="Олег")
+        rec.record("person.create", person, sync=True)
+    with pytest.raises(IntegrityError), write() as rec:
+        other = Person.create(last_name="Котов", first_name="Кирилл")
+        rec.record("person.create", other, sync=True)
+        Person.create(uuid=person.uuid, last_name="Дубль", first_name="Дубль")
+    assert [p.last_name for p in Person.select()] == ["Орлов"]
+    assert AuditEntry.select().count() == 1
+    assert OutboxEntry.select().count() == 1
+
+
+def test_write_is_an_immediate_transaction(db):
+    with write():
+        assert database.in_transaction()
+        # BEGIN IMMEDIATE holds the write lock already: a second connection cannot write.
+        import sqlite3
+
+        other = sqlite3.connect(db.database, timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+
+
+def test_audit_never_stores_password_hashes(db):
+    from appliance.models import User
+
+    with write() as rec:
+        person = Person.create(last_name="Ким", first_name="Ина")
+        user = User.create(person=person, username="kim.i", password_hash="$argon2id$secret")
+        rec.record("user.create", user)
+    assert "argon2" not in AuditEntry.get().after
+
+
+def test_audit_chain_detects_tampering(db):
+    with write() as rec:
+        for n in range(5):
+            person = Person.create(last_name=f"Фамилия{n}", first_name="Имя")
+            rec.record("person.create", person)
+    assert audit.verify_chain() is None
+    third = AuditEntry.select().order_by(AuditEntry.seq).offset(2).first()
+    AuditEntry.update(after='{"last_name":"Подделка"}').where(AuditEntry.seq == third.seq).execute()
+    assert audit.verify_chain() == third.seq
+
+
+def test_audit_chain_detects_a_deleted_entry(db):
+    with write() as rec:
+        for n in range(3):
+            rec.record("note", after={"n": n})
+    second = AuditEntry.select().order_by(AuditEntry.seq).offset(1).first()
+    AuditEntry.delete().where(AuditEntry.seq == second.seq).execute()
+    assert audit.verify_chain() == second.seq + 1
