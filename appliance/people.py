@@ -75,7 +75,9 @@ def transliterate(text: str) -> str:
 
 def make_username(person: Person, taken: set[str] | None = None) -> str:
     """`familiya.io` in Latin letters, with a number added when it is taken."""
-    initials = "".join(transliterate(p[:1]) for p in (person.first_name, person.middle_name) if p)
+    initials = "".join(
+        transliterate(p[:1])[:1] for p in (person.first_name, person.middle_name) if p
+    )
     base = transliterate(person.last_name) + (f".{initials}" if initials else "")
     base = base or "user"
     candidate, n = base, 1

@@ -290,9 +290,5 @@ def import_apply(class_id: int):
         return redirect(url_for("classes.import_form", class_id=class_id))
     finally:
         path.unlink(missing_ok=True)
-    flash(
-        f"Загружено: учеников — {result.students}, родителей — {result.parents}. "
-        "Теперь выдайте им реквизиты доступа.",
-        "success",
-    )
+    flash(f"{result.summary} Теперь выдайте им реквизиты доступа.", "success")
     return redirect(url_for("classes.roster", class_id=class_id))

@@ -1,0 +1,139 @@
+"""`ezh init` and the setup wizard; the console commands; /healthz."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from appliance.cli import main
+from appliance.config import load_settings
+from appliance.models import RoleGrant, User
+from appliance.web import create_app
+
+from .conftest import Browser
+
+
+@pytest.fixture
+def empty_school(tmp_path, runner):
+    data = tmp_path / "school"
+    result = runner.invoke(main, ["init", "--data", str(data), "--school-name", "ГБОУ СОШ № 7"])
+    assert result.exit_code == 0, result.output
+    code = result.output.split("код настройки:")[1].split()[0]
+    app = create_app(load_settings(data, password_profile="fast"))
+    return data, code, app
+
+
+def test_init_creates_no_account_and_no_default_password(empty_school):
+    assert User.select().count() == 0
+
+
+def test_every_page_leads_to_the_wizard_until_setup(empty_school):
+    _, _, app = empty_school
+    client = app.test_client()
+    assert client.get("/").headers["Location"].endswith("/setup/")
+    assert client.get("/login").headers["Location"].endswith("/setup/")
+    assert client.get("/healthz").status_code == 200
+
+
+def test_wizard_needs_the_setup_code_then_creates_the_admin(empty_school):
+    data, code, app = empty_school
+    browser = Browser(app.test_client())
+    form = {
+        "school_name": "ГБОУ СОШ № 7",
+        "last_name": "Соколов",
+        "first_name": "Денис",
+        "username": "sokolov.d",
+        "password": "ochen-dlinnyy",
+        "repeat": "ochen-dlinnyy",
+    }
+    response = browser.post("/setup/", {**form, "code": "WRONG"}, token_from="/setup/")
+    assert response.status_code == 400
+    assert "Код настройки неверен" in response.get_data(as_text=True)
+    assert User.select().count() == 0
+    response = browser.post("/setup/", {**form, "code": code}, token_from="/setup/")
+    assert response.status_code == 302
+    admin = User.get(User.username == "sokolov.d")
+    assert [g.role for g in RoleGrant.select().where(RoleGrant.user == admin)] == ["admin"]
+    assert not (data / "setup_code").exists()  # the code is spent
+    assert browser.login("sokolov.d", "ochen-dlinnyy").status_code == 302
+    assert "Администратор АСУ РСО" in browser.get("/").get_data(as_text=True)
+
+
+def test_console_user_lifecycle(tmp_path, runner):
+    data = str(tmp_path / "d")
+    runner.invoke(main, ["init", "--data", data])
+    result = runner.invoke(
+        main,
+        [
+            "users",
+            "create",
+            "--data",
+            data,
+            "--last-name",
+            "Горелова",
+            "--first-name",
+            "Нина",
+            "--role",
+            "deputy",
+            "--role",
+            "teacher",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "логин gorelova.n" in result.output
+    assert "gorelova.n" in runner.invoke(main, ["users", "list", "--data", data]).output
+    assert runner.invoke(main, ["users", "lock", "--data", data, "gorelova.n"]).exit_code == 0
+    assert User.get(User.username == "gorelova.n").admin_locked
+    assert runner.invoke(main, ["users", "unlock", "--data", data, "gorelova.n"]).exit_code == 0
+    assert not User.get(User.username == "gorelova.n").admin_locked
+    result = runner.invoke(main, ["users", "reset-password", "--data", data, "gorelova.n"])
+    assert "Новый одноразовый пароль" in result.output
+    missing = runner.invoke(main, ["users", "lock", "--data", data, "nobody"])
+    assert missing.exit_code != 0 and "нет" in missing.output
+
+
+def test_migrate_command_reports_the_schema_version(tmp_path, runner):
+    result = runner.invoke(main, ["migrate", "--data", str(tmp_path / "m")])
+    assert result.exit_code == 0 and "Версия схемы: 1" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["demo"],
+        ["init"],
+        ["serve"],
+        ["migrate"],
+        ["doctor"],
+        ["users"],
+        ["users", "create"],
+        ["users", "reset-password"],
+        ["users", "lock"],
+        ["users", "unlock"],
+        ["users", "list"],
+    ],
+)
+def test_every_command_has_russian_help(runner, command):
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert any("а" <= ch <= "я" for ch in result.output.lower()), result.output
+
+
+def test_doctor_reports_a_healthy_box(tmp_path, runner):
+    data = str(tmp_path / "h")
+    runner.invoke(main, ["init", "--data", data])
+    result = runner.invoke(main, ["doctor", "--data", data])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["integrity_check"] == "ok" and report["database"] == "ok"
+
+
+def test_healthz_reports_database_schema_disk_and_outbox(client, school):
+    report = client.get("/healthz").get_json()
+    assert report["database"] == "ok"
+    assert report["schema_version"] == report["schema_latest"] == 1
+    assert report["app_version"]
+    assert report["free_disk_mb"] > 0
+    assert "oldest_unsent_outbox" in report
