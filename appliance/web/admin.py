@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from .. import access, admin_queries, people
 from ..audit import verify_chain
 from ..models import Person, User
+from . import settings_of
 from .credentials import render_slips
 from .forms import STAFF_ASSIGNABLE, date_from_form, ids_from_form, roles_from_form
 from .guard import client_ip, requires
@@ -104,7 +115,13 @@ def staff_credentials():
     if not staff_people or len(staff_people) != len(ids):
         flash("Выберите сотрудников, которым нужно выдать реквизиты.", "error")
         return redirect(url_for("admin.staff"))
-    issued = people.issue_credentials(staff_people, {}, user=g.user, ip=client_ip())
+    issued = people.issue_credentials(
+        staff_people,
+        {},
+        user=g.user,
+        ip=client_ip(),
+        profile=settings_of(current_app).password_profile,
+    )
     return render_slips(issued, back=url_for("admin.staff"))
 
 
