@@ -1,5 +1,5 @@
 -- The whole domain model of DESIGN.md §2, generated from appliance.models.
-CREATE TABLE "school" ("id" INTEGER NOT NULL PRIMARY KEY, "name" VARCHAR(255) NOT NULL, "short_name" VARCHAR(255) NOT NULL, "address" TEXT NOT NULL, "letterhead" TEXT NOT NULL, "admin_contact" TEXT NOT NULL, "timezone" VARCHAR(255) NOT NULL, "instance_id" VARCHAR(255) NOT NULL, "past_edit_days" INTEGER NOT NULL, "rounding_threshold" VARCHAR(255) NOT NULL, "min_marks_for_period" INTEGER NOT NULL, "failing_average_threshold" VARCHAR(255) NOT NULL, "absence_threshold" INTEGER NOT NULL, "homework_file_limit_kb" INTEGER NOT NULL, "setup_complete" INTEGER NOT NULL);
+CREATE TABLE "school" ("id" INTEGER NOT NULL PRIMARY KEY, "name" VARCHAR(255) NOT NULL, "short_name" VARCHAR(255) NOT NULL, "address" TEXT NOT NULL, "letterhead" TEXT NOT NULL, "admin_contact" TEXT NOT NULL, "timezone" VARCHAR(255) NOT NULL, "instance_id" VARCHAR(255) NOT NULL, "past_edit_days" INTEGER NOT NULL, "rounding_threshold" DECIMAL(3, 2) NOT NULL, "min_marks_for_period" INTEGER NOT NULL, "failing_average_threshold" DECIMAL(3, 2) NOT NULL, "absence_threshold" INTEGER NOT NULL, "homework_file_limit_kb" INTEGER NOT NULL, "setup_complete" INTEGER NOT NULL);
 CREATE TABLE "academic_year" ("id" INTEGER NOT NULL PRIMARY KEY, "uuid" VARCHAR(36) NOT NULL, "updated_at" DATETIME NOT NULL, "name" VARCHAR(255) NOT NULL, "starts" DATE NOT NULL, "ends" DATE NOT NULL, "is_current" INTEGER NOT NULL, "read_only" INTEGER NOT NULL);
 CREATE UNIQUE INDEX "academic_year_uuid" ON "academic_year" ("uuid");
 CREATE UNIQUE INDEX "academic_year_name" ON "academic_year" ("name");
@@ -34,6 +34,7 @@ CREATE TABLE "role_grant" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER 
 CREATE INDEX "role_grant_user_id" ON "role_grant" ("user_id");
 CREATE INDEX "role_grant_school_class_id" ON "role_grant" ("school_class_id");
 CREATE UNIQUE INDEX "role_grant_user_id_role_school_class_id" ON "role_grant" ("user_id", "role", "school_class_id");
+CREATE UNIQUE INDEX "role_grant_user_id_role" ON "role_grant" ("user_id", "role") WHERE ("school_class_id" IS NULL);
 CREATE TABLE "enrollment" ("id" INTEGER NOT NULL PRIMARY KEY, "uuid" VARCHAR(36) NOT NULL, "updated_at" DATETIME NOT NULL, "student_id" INTEGER NOT NULL, "school_class_id" INTEGER NOT NULL, "starts" DATE NOT NULL, "ends" DATE, FOREIGN KEY ("student_id") REFERENCES "person" ("id") ON DELETE CASCADE, FOREIGN KEY ("school_class_id") REFERENCES "school_class" ("id") ON DELETE CASCADE);
 CREATE UNIQUE INDEX "enrollment_uuid" ON "enrollment" ("uuid");
 CREATE INDEX "enrollment_student_id" ON "enrollment" ("student_id");
@@ -129,6 +130,7 @@ CREATE INDEX "period_mark_student_id" ON "period_mark" ("student_id");
 CREATE INDEX "period_mark_term_id" ON "period_mark" ("term_id");
 CREATE INDEX "period_mark_created_by_id" ON "period_mark" ("created_by_id");
 CREATE UNIQUE INDEX "period_mark_group_id_student_id_kind_term_id" ON "period_mark" ("group_id", "student_id", "kind", "term_id");
+CREATE UNIQUE INDEX "period_mark_group_id_student_id_kind" ON "period_mark" ("group_id", "student_id", "kind") WHERE ("term_id" IS NULL);
 CREATE TABLE "unlock" ("id" INTEGER NOT NULL PRIMARY KEY, "entity_type" VARCHAR(255) NOT NULL, "entity_uuid" VARCHAR(255) NOT NULL, "granted_by_id" INTEGER NOT NULL, "reason" TEXT NOT NULL, "granted_at" DATETIME NOT NULL, "expires_at" DATETIME NOT NULL, "used_at" DATETIME, FOREIGN KEY ("granted_by_id") REFERENCES "user" ("id") ON DELETE CASCADE);
 CREATE INDEX "unlock_entity_uuid" ON "unlock" ("entity_uuid");
 CREATE INDEX "unlock_granted_by_id" ON "unlock" ("granted_by_id");

@@ -86,6 +86,14 @@ class PeriodMark(PublishedModel):
         indexes = ((("group", "student", "kind", "term"), True),)
 
 
+# SQLite treats NULLs as distinct: a year or final mark (no term) needs its own index.
+PeriodMark.add_index(
+    PeriodMark.index(PeriodMark.group, PeriodMark.student, PeriodMark.kind, unique=True).where(
+        PeriodMark.term.is_null()
+    )
+)
+
+
 class Unlock(BaseModel):
     """The deputy's permission to change a locked lesson or period mark, with a reason."""
 

@@ -23,6 +23,14 @@ class RoleGrant(BaseModel):
         indexes = ((("user", "role", "school_class"), True),)
 
 
+# SQLite treats NULLs as distinct: an unscoped role needs its own unique index.
+RoleGrant.add_index(
+    RoleGrant.index(RoleGrant.user, RoleGrant.role, unique=True).where(
+        RoleGrant.school_class.is_null()
+    )
+)
+
+
 class Enrollment(SyncedModel):
     """A student's membership of a class over dates."""
 

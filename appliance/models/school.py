@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from peewee import (
     BooleanField,
     CharField,
     DateField,
+    DecimalField,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -27,9 +30,12 @@ class School(BaseModel):
     # A fresh instance id after every restore, so counters are never reused (DESIGN §2).
     instance_id = CharField(default=new_uuid)
     past_edit_days = IntegerField(default=7)
-    rounding_threshold = CharField(default="0.6")  # 3.6 rounds up to 4
+    # A fractional part at or above the threshold rounds up: 3.60 → 4 with 0.60.
+    rounding_threshold = DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.60"))
     min_marks_for_period = IntegerField(default=3)
-    failing_average_threshold = CharField(default="2.6")
+    failing_average_threshold = DecimalField(
+        max_digits=3, decimal_places=2, default=Decimal("2.60")
+    )
     absence_threshold = IntegerField(default=5)
     homework_file_limit_kb = IntegerField(default=5120)
     setup_complete = BooleanField(default=False)

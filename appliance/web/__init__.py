@@ -91,7 +91,7 @@ def password_fingerprint(user: User) -> str:
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def open_db_and_identify():
-        database.connect(reuse_if_open=True)
+        database.connect(reuse_if_open=True)  # once per thread
         g.user = None
         g.role = None
         g.roles = []
@@ -110,10 +110,8 @@ def _register_request_hooks(app: Flask) -> None:
             return redirect(url_for("auth.change_password"))
         return None
 
-    @app.teardown_request
-    def close_db(exc):
-        if not database.is_closed():
-            database.close()
+    # No teardown close: each waitress thread keeps its own connection (peewee keeps
+    # them thread-local), so a request does not pay for connect + pragmas again.
 
     @app.after_request
     def security_headers(response):
