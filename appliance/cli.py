@@ -63,7 +63,7 @@ def demo(data: str, host: str, port: int, seed: int, threads: int, no_serve: boo
     if School.select().exists():
         click.echo(f"Демо-школа уже создана в {settings.data_dir}.")
     else:
-        click.echo("Создаю демо-школу… (около минуты на Raspberry Pi)")
+        click.echo("Создаю демо-школу… (несколько секунд; на Raspberry Pi — до минуты)")
         accounts = create_demo_school(seed=seed)
         write_accounts_csv(accounts_csv, accounts)
         click.echo(f"Готово: {len(accounts)} учётных записей, все в {accounts_csv}")

@@ -21,6 +21,7 @@ from .models import (
     OutboxEntry,
     Person,
     RoleGrant,
+    Room,
     SchoolClass,
     Subject,
     SubjectGroup,
@@ -46,12 +47,15 @@ def bell_times() -> dict[int, tuple[dt.time, dt.time]]:
 
 
 def _lessons_query():
+    """Lessons with everything a day list shows, in one query (no lazy loads per row)."""
     return (
-        Lesson.select(Lesson, SubjectGroup, Subject, SchoolClass)
+        Lesson.select(Lesson, SubjectGroup, Subject, SchoolClass, Room)
         .join(SubjectGroup)
         .join(Subject)
         .switch(SubjectGroup)
         .join(SchoolClass)
+        .switch(Lesson)
+        .join(Room, JOIN.LEFT_OUTER)
         .where(Lesson.state != "cancelled")
     )
 

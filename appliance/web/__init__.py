@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from .. import __version__, access
 from ..config import Settings, load_settings
 from ..db import migrate, open_database
-from ..models import School, SchoolClass, User, database
+from ..models import Person, School, SchoolClass, User, database
 from .guard import is_htmx
 
 ERROR_TEXTS = {
@@ -138,7 +138,7 @@ def _load_identity(app: Flask) -> None:
         session.clear()
         flash("Сеанс завершён после долгого бездействия. Войдите снова.", "info")
         return
-    user = User.get_or_none(User.id == uid)
+    user = User.select(User, Person).join(Person).where(User.id == uid).first()
     if (
         user is None
         or not user.is_active
