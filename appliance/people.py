@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 from . import passwords
 from .db import snapshot, write
+from .imports_columns import (
+    CellError,
+    parse_date,
+    parse_email,
+    parse_gender,
+    parse_name_part,
+    parse_phone,
+)
 from .models import (
     Enrollment,
     Guardian,
@@ -91,35 +99,44 @@ def make_username(person: Person, taken: set[str] | None = None) -> str:
     return candidate
 
 
+_PARSERS = {
+    "last_name": parse_name_part,
+    "first_name": parse_name_part,
+    "middle_name": parse_name_part,
+    "birth_date": parse_date,
+    "gender": parse_gender,
+    "phone": parse_phone,
+    "email": parse_email,
+}
+
+
 def clean_person_data(data: dict, *, new: bool = False) -> dict:
     """Validate the editable fields of a person; raise PeopleError in Russian.
 
     For a new person the names are required; an edit changes only the fields sent.
+    The cell parsers are the import's own, so a form and a file store data alike.
     """
-    cleaned = {k: (data.get(k) or "").strip() for k in PERSON_FIELDS if k in data}
+    cleaned: dict = {}
+    for key in PERSON_FIELDS:
+        if key not in data:
+            continue
+        raw = data.get(key)
+        if isinstance(raw, dt.date):
+            cleaned[key] = raw
+            continue
+        text = (raw or "").strip()
+        parser = _PARSERS.get(key)
+        try:
+            cleaned[key] = parser(text) if parser and text else text
+        except CellError as exc:
+            raise PeopleError(f"{FIELD_LABELS[key]} «{text}»: {exc}.") from None
     for key in ("last_name", "first_name"):
         if (new or key in cleaned) and not cleaned.get(key):
             raise PeopleError(f"Поле «{FIELD_LABELS[key]}» обязательно.")
-    if "birth_date" in data:
-        raw = data.get("birth_date")
-        if isinstance(raw, dt.date) or not raw:
-            cleaned["birth_date"] = raw or None
-        else:
-            try:
-                cleaned["birth_date"] = dt.date.fromisoformat(str(raw).strip())
-            except ValueError:
-                try:
-                    cleaned["birth_date"] = dt.datetime.strptime(
-                        str(raw).strip(), "%d.%m.%Y"
-                    ).date()
-                except ValueError as exc:
-                    raise PeopleError(f"Дата рождения «{raw}» не распознана.") from exc
+    if "birth_date" in cleaned:
+        cleaned["birth_date"] = cleaned["birth_date"] or None
         if cleaned["birth_date"] and cleaned["birth_date"] > dt.date.today():
             raise PeopleError("Дата рождения не может быть в будущем.")
-    if cleaned.get("gender") not in (None, "", "м", "ж"):
-        raise PeopleError("Пол: «м» или «ж».")
-    if cleaned.get("email") and "@" not in cleaned["email"]:
-        raise PeopleError("Адрес электронной почты указан неверно.")
     return cleaned
 
 

@@ -188,3 +188,21 @@ def test_activity_shows_logins_and_failures_per_user(browser, app, school):
 def test_audit_page_reports_an_intact_chain(browser, school):
     browser.login("orlova.mi", PASSWORD)
     assert "Цепочка записей цела" in browser.get("/admin/audit").get_data(as_text=True)
+
+
+def test_forms_validate_and_normalise_like_the_import(browser, school):
+    cls = school.classes["5А"]
+    student = school.students["5А"][0]
+    browser.login("kuznetsov.ap", PASSWORD, role=school.role_key("class_teacher"))
+    url = f"/classes/{cls.id}/students/{student.id}"
+    response = browser.post(url, {"phone": "8 (927) 123-45-67"})
+    assert response.status_code == 302
+    assert Person.get_by_id(student.id).phone == "+79271234567"
+    response = browser.post(url, {"phone": "позвонить маме"})
+    assert response.status_code == 400
+    assert "Телефон «позвонить маме»: не похоже на номер телефона." in response.get_data(
+        as_text=True
+    )
+    response = browser.post(url, {"birth_date": "31.02.2014"})
+    assert "такой даты нет" in response.get_data(as_text=True)
+    assert Person.get_by_id(student.id).phone == "+79271234567"  # unchanged by the bad posts
