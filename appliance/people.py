@@ -81,13 +81,16 @@ def transliterate(text: str) -> str:
     return "".join(out)
 
 
+def username_base(last_name: str, first_name: str, middle_name: str = "") -> str:
+    """`familiya.io`: the surname and one Latin letter per initial (Юрьевна → y)."""
+    initials = "".join(transliterate(p[:1])[:1] for p in (first_name, middle_name) if p)
+    base = transliterate(last_name) + (f".{initials}" if initials else "")
+    return base or "user"
+
+
 def make_username(person: Person, taken: set[str] | None = None) -> str:
-    """`familiya.io` in Latin letters, with a number added when it is taken."""
-    initials = "".join(
-        transliterate(p[:1])[:1] for p in (person.first_name, person.middle_name) if p
-    )
-    base = transliterate(person.last_name) + (f".{initials}" if initials else "")
-    base = base or "user"
+    """A free login for the person, with a number added when the base is taken."""
+    base = username_base(person.last_name, person.first_name, person.middle_name)
     candidate, n = base, 1
     while (taken is not None and candidate in taken) or (
         User.select().where(User.username == candidate).exists()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from ..people import username_base
+
 # Surnames in the masculine form; `surname_for` derives the feminine one.
 SURNAMES = """
 Иванов Смирнов Кузнецов Попов Васильев Петров Соколов Михайлов Новиков Фёдоров
@@ -142,25 +144,9 @@ def child_name(rng: random.Random, gender: str, surname: str, father: str) -> Fu
     return FullName(surname_for(surname, gender), first, patronymic(father, gender), gender)
 
 
-_LATIN = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-    "я": "ya",
-}  # fmt: skip
-
-
-def transliterate(text: str) -> str:
-    """Lowercase Latin spelling of a Russian word (passport-like, letters only)."""
-    out = "".join(_LATIN.get(ch, ch) for ch in text.lower())
-    return "".join(ch for ch in out if "a" <= ch <= "z")
-
-
 def login_base(last_name: str, first_name: str, middle_name: str = "") -> str:
-    """`smirnova.ev` for Смирнова Елена Викторовна."""
-    initials = "".join(transliterate(p[0]) for p in (first_name, middle_name) if p)
-    return f"{transliterate(last_name)}.{initials}"
+    """`smirnova.ev` for Смирнова Елена Викторовна — the same rule as issued accounts."""
+    return username_base(last_name, first_name, middle_name)
 
 
 class Logins:
