@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 
 from .. import access
 
@@ -45,4 +45,5 @@ def client_ip() -> str:
 
 
 def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+    """An HTMX request (flask-htmx reads the HX-Request header; htmx partials answer it)."""
+    return bool(current_app.htmx)
