@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
+from .db import casefold
 from .models import (
     AcademicYear,
     AuditEntry,
@@ -64,9 +65,11 @@ def staff_rows() -> list[AccountRow]:
 def account_rows(search: str = "", role: str = "") -> list[AccountRow]:
     query = User.select(User, Person).join(Person)
     if search:
-        like = f"%{search}%"
+        needle = casefold(search)
         query = query.where(
-            (User.username**like) | (Person.last_name**like) | (Person.first_name**like)
+            fn.casefold(User.username).contains(needle)
+            | fn.casefold(Person.last_name).contains(needle)
+            | fn.casefold(Person.first_name).contains(needle)
         )
     if role:
         query = query.where(

@@ -41,8 +41,14 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 def open_database(path: str | Path) -> SqliteDatabase:
     """Bind every model to the SQLite file at ``path`` and return the database."""
     db = SqliteDatabase(str(path), pragmas=PRAGMAS, thread_safe=True)
+    # SQLite's LOWER/LIKE fold only ASCII; searches of Russian names need this.
+    db.register_function(casefold, "casefold", 1)
     database.initialize(db)
     return db
+
+
+def casefold(value: str | None) -> str | None:
+    return value.casefold().replace("ё", "е") if isinstance(value, str) else value
 
 
 def migrations() -> list[tuple[int, str, str]]:

@@ -419,13 +419,23 @@ AGE_OVER_GRADE = (5, 9)  # a plausible age is grade + 5 … grade + 9 full years
 
 
 def _existing_parents(keys: set[str]) -> dict[str, list[tuple[Person, str]]]:
-    """People in the database with these ФИО, each with their phone normalised."""
+    """Existing parents with these ФИО, each with their phone normalised.
+
+    Only people who are already someone's parent and are not staff: a class list must
+    never be able to adopt a teacher, the admin or another class's student as a
+    "parent" (and with it the right to reset their password from the class page).
+    """
     found: dict[str, list[tuple[Person, str]]] = defaultdict(list)
     if not keys:
         return found
     surnames = {k.split(" ")[0] for k in keys}
+    parents = (
+        Person.select()
+        .where(~Person.is_staff & Person.id.in_(Guardian.select(Guardian.parent)))
+        .order_by(Person.id)
+    )
     # ФИО are compared ignoring case and ё, which SQLite cannot do for Cyrillic: filter here.
-    for person in Person.select().order_by(Person.id).iterator():
+    for person in parents.iterator():
         if person.last_name.casefold().replace("ё", "е") not in surnames:
             continue
         key = name_key(person.last_name, person.first_name, person.middle_name)

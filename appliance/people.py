@@ -32,6 +32,7 @@ from .models import (
     User,
     now,
 )
+from .sessions import end_sessions
 
 PD_ENTRY_DAYS = 3  # §7.2: changes reach the system within 3 days of the notice
 PERSON_FIELDS = (
@@ -169,15 +170,25 @@ def update_person(
         before = snapshot(person)
         moment = now()
         for key in changed:
-            PersonalDataChange.create(
-                person=person,
-                field=key,
-                old_value=str(getattr(person, key) or ""),
-                new_value=str(cleaned[key] or ""),
-                notified_on=notified_on,
-                entered_at=moment,
-                entered_by=user,
+            # A notice registered earlier is closed by this entry (its clock started then).
+            pending = (
+                PersonalDataChange.select()
+                .where(
+                    (PersonalDataChange.person == person)
+                    & (PersonalDataChange.field == key)
+                    & PersonalDataChange.entered_at.is_null()
+                )
+                .order_by(PersonalDataChange.notified_on)
+                .first()
             )
+            change = pending or PersonalDataChange(
+                person=person, field=key, notified_on=notified_on
+            )
+            change.old_value = str(getattr(person, key) or "")
+            change.new_value = str(cleaned[key] or "")
+            change.entered_at = moment
+            change.entered_by = user
+            change.save()
             setattr(person, key, cleaned[key])
         person.updated_at = moment
         person.save()
@@ -191,42 +202,73 @@ def create_staff(
     """A staff member with an account (no password yet) and their roles."""
     cleaned = clean_person_data(data, new=True)
     roles = list(roles)
-    if not roles:
-        raise PeopleError("Выберите хотя бы одну роль сотрудника.")
     with write(user=user, ip=ip) as rec:
         person = Person.create(is_staff=True, **cleaned)
         rec.record("person.create", person, sync=True)
         account = User.create(person=person, username=make_username(person))
         rec.record("user.create", account)
-        _set_roles(account, roles, rec)
+        _set_roles(account, roles, rec, acting=user)
     return person
 
 
-def set_staff_roles(account: User, roles: Iterable[tuple[str, int | None]], *, user: User, ip: str):
+def save_staff(
+    person: Person,
+    data: dict,
+    roles: Iterable[tuple[str, int | None]],
+    *,
+    user: User | None,
+    ip: str,
+    notified_on: dt.date | None = None,
+) -> list[str]:
+    """A staff card saved as one change: personal data and roles, or nothing."""
     roles = list(roles)
-    if not roles:
-        raise PeopleError("Выберите хотя бы одну роль сотрудника.")
+    account = User.get_or_none(User.person == person)
     with write(user=user, ip=ip) as rec:
-        _set_roles(account, roles, rec)
+        changed = update_person(person, data, user=user, ip=ip, notified_on=notified_on)
+        if account is not None:
+            _set_roles(account, roles, rec, acting=user)
+    return changed
 
 
-def _set_roles(account: User, roles: list[tuple[str, int | None]], rec) -> None:
+def _set_roles(account: User, roles: list[tuple[str, int | None]], rec, acting=None) -> None:
     wanted = set(roles)
+    if not wanted:
+        raise PeopleError("Выберите хотя бы одну роль сотрудника.")
     if ("class_teacher", None) in wanted:
         raise PeopleError("Для классного руководителя укажите класс.")
-    before = sorted((g.role, g.school_class_id) for g in account.grants)
+    before = {(g.role, g.school_class_id) for g in account.grants}
+    if wanted == before:
+        return
+    if acting is not None and acting.id == account.id:
+        # Nobody widens or narrows their own rights: another admin or the console does.
+        raise PeopleError("Свои роли менять нельзя: попросите другого администратора.")
+    if ("admin", None) in before and ("admin", None) not in wanted:
+        if RoleGrant.select().where(RoleGrant.role == "admin").count() <= 1:
+            raise PeopleError("Это единственный администратор: сначала назначьте другого.")
+    for _role, class_id in wanted:
+        if class_id is not None and SchoolClass.get_or_none(SchoolClass.id == class_id) is None:
+            raise PeopleError("Такого класса нет.")
     RoleGrant.delete().where(RoleGrant.user == account).execute()
     for role, class_id in sorted(wanted, key=lambda r: (r[0], r[1] or 0)):
-        RoleGrant.create(user=account, role=role, school_class=class_id)
         if role == "class_teacher":
+            # One class teacher per class: the previous one loses this class.
+            RoleGrant.delete().where(
+                (RoleGrant.role == "class_teacher") & (RoleGrant.school_class == class_id)
+            ).execute()
             SchoolClass.update(class_teacher=account.person).where(
                 SchoolClass.id == class_id
+            ).execute()
+        RoleGrant.create(user=account, role=role, school_class=class_id)
+    for role, class_id in before - wanted:
+        if role == "class_teacher":
+            SchoolClass.update(class_teacher=None).where(
+                (SchoolClass.id == class_id) & (SchoolClass.class_teacher == account.person)
             ).execute()
     rec.record(
         "user.roles",
         account,
-        before={"roles": before},
-        after={"roles": sorted((r, c) for r, c in wanted)},
+        before={"roles": sorted(before, key=str)},
+        after={"roles": sorted(wanted, key=str)},
     )
 
 
@@ -236,6 +278,8 @@ def enroll_student(
     """A new student of a class, put into the class's whole-class subject groups."""
     cleaned = clean_person_data(data, new=True)
     starts = starts or dt.date.today()
+    if school_class.closed:
+        raise PeopleError(f"Класс {school_class.name} закрыт: зачислять в него нельзя.")
     with write(user=user, ip=ip) as rec:
         student = Person.create(is_staff=False, **cleaned)
         rec.record("person.create", student, sync=True)
@@ -277,35 +321,60 @@ def issue_credentials(
     user: User | None,
     ip: str,
     profile: str = "standard",
+    only_roles: frozenset[str] | None = None,
 ) -> list[IssuedCredential]:
     """One-time passwords for each person; creates accounts where missing (§5.2).
 
     `role_for` maps person id → the role a new account gets (student / parent);
-    existing accounts keep their roles and just get a new initial password.
+    existing accounts keep their roles and just get a new initial password. With
+    `only_roles`, an existing account holding any other role is refused: a class
+    teacher resets students' and parents' passwords, never a colleague's.
     """
+    people = list(people)
+    existing = {u.person_id: u for u in User.select().where(User.person.in_(people))}
+    roles_of: dict[int, list[str]] = {}
+    for grant in RoleGrant.select().where(RoleGrant.user.in_(list(existing.values()))):
+        roles_of.setdefault(grant.user_id, []).append(grant.role)
+    if only_roles is not None:
+        refused = [
+            p.full_name
+            for p in people
+            if p.id in existing and not set(roles_of.get(existing[p.id].id, [])) <= only_roles
+        ]
+        if refused:
+            raise PeopleError(
+                "У этих людей есть учётная запись сотрудника, её пароль сбрасывает "
+                "администратор: " + ", ".join(refused) + "."
+            )
+    missing = [p.full_name for p in people if p.id not in existing and p.id not in role_for]
+    if missing:
+        raise PeopleError("Не указана роль для новой учётной записи: " + ", ".join(missing) + ".")
+    # Hash before taking the write lock: argon2id takes ~0.3 s a password on a Pi.
+    fresh = {p.id: passwords.generate_initial_password() for p in people}
+    hashes = {pid: passwords.hash_password(pw, profile) for pid, pw in fresh.items()}
     issued = []
     with write(user=user, ip=ip) as rec:
         taken: set[str] = set()
         for person in people:
-            account = User.get_or_none(User.person == person)
+            account = existing.get(person.id)
             if account is None:
-                role = role_for.get(person.id)
-                if role is None:
-                    raise PeopleError(f"У {person.full_name} нет учётной записи и роли.")
+                role = role_for[person.id]
                 account = User.create(person=person, username=make_username(person, taken))
                 RoleGrant.create(user=account, role=role)
+                roles_of[account.id] = [role]
                 rec.record(
                     "user.create", account, after={"username": account.username, "role": role}
                 )
-            password = passwords.generate_initial_password()
-            account.password_hash = passwords.hash_password(password, profile)
+            account.password_hash = hashes[person.id]
             account.must_change_password = True
-            account.failed_attempts = 0
+            account.failures_reset_at = dt.datetime.now()
             account.locked_until = None
             account.save()
+            end_sessions(account)
             rec.record("user.issue_password", account, after={"username": account.username})
-            roles = [g.role for g in account.grants]
-            issued.append(IssuedCredential(person, account.username, password, roles))
+            issued.append(
+                IssuedCredential(person, account.username, fresh[person.id], roles_of[account.id])
+            )
     return issued
 
 
@@ -316,8 +385,10 @@ def set_admin_lock(account: User, locked: bool, *, user: User | None, ip: str) -
         account.admin_locked = locked
         if not locked:
             account.locked_until = None
-            account.failed_attempts = 0
+            account.failures_reset_at = dt.datetime.now()
         account.save()
+        if locked:
+            end_sessions(account)
         rec.record("user.lock" if locked else "user.unlock", account)
 
 

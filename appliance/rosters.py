@@ -60,6 +60,12 @@ def parent_in_class(school_class: SchoolClass, parent_id: int) -> Person | None:
     return Person.get_by_id(parent_id)
 
 
+def children_in_class(parent: Person, school_class: SchoolClass) -> list[Person]:
+    """The parent's children in this class only: a class teacher sees no further."""
+    students = access.class_student_ids(school_class)
+    return [child for child in access.children_of(parent) if child.id in students]
+
+
 def guardians_of(student: Person) -> list[Guardian]:
     return list(
         Guardian.select(Guardian, Person)

@@ -26,7 +26,8 @@ def init_school(data_dir: Path, name: str = "") -> str:
         if school is None:
             school = School.create(name=name or "Школа", short_name=name or "Школа")
             rec.record("school.init", school)
-    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+    # 48 random bits: not guessable over the LAN while the wizard waits.
+    code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
     path = data_dir / SETUP_CODE_FILE
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from appliance.models import AuditEntry, LoginEvent, User
+import pytest
+
+from appliance.models import AuditEntry, LoginEvent, User, UserSession
 
 from .factories import PASSWORD
 
@@ -100,8 +102,7 @@ def test_password_reset_ends_other_sessions(browser, school, app):
 
 def test_idle_session_expires(browser, school, client):
     browser.login("smirnova.ev", PASSWORD)
-    with client.session_transaction() as session:
-        session["seen"] = int(dt.datetime.now().timestamp()) - 31 * 60
+    UserSession.update(last_seen_at=dt.datetime.now() - dt.timedelta(minutes=31)).execute()
     response = browser.get("/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
@@ -152,3 +153,71 @@ def test_switching_roles(browser, school):
     assert "Классный руководитель 5А" in browser.get("/").get_data(as_text=True)
     # a role the user does not hold is refused
     assert browser.switch_role("director").status_code == 400
+
+
+def test_logout_ends_the_session_on_the_server(browser, client, school):
+    browser.login("smirnova.ev", PASSWORD)
+    cookie = client.get_cookie("ezh_session").value
+    browser.logout()
+    client.set_cookie("ezh_session", cookie)  # a copied cookie replayed after logout
+    assert client.get("/").status_code == 302
+
+
+def test_password_change_ends_other_sessions_but_not_this_one(app, browser, school):
+    from .conftest import Browser
+
+    phone = Browser(app.test_client())
+    phone.login("smirnova.ev", PASSWORD)
+    browser.login("smirnova.ev", PASSWORD)
+    response = browser.post(
+        "/password",
+        {"old": PASSWORD, "new": "drugoy-parol-1", "repeat": "drugoy-parol-1"},
+        token_from="/password",
+    )
+    assert response.status_code == 302
+    assert browser.get("/").status_code == 200
+    assert phone.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "/\t/evil.example", "/%0A/x", "https://evil.example", "/\\evil"]
+)
+def test_login_never_redirects_off_the_box(browser, school, target):
+    response = browser.client.post(
+        "/login",
+        query_string={"next": target},
+        data={"username": "smirnova.ev", "password": PASSWORD, "csrf_token": browser.token()},
+    )
+    location = response.headers["Location"]
+    assert location == "/" or (location.startswith("/") and not location.startswith("//"))
+    assert "evil" not in location
+
+
+def test_unknown_login_answers_like_a_known_one(browser, school, settings):
+    for _ in range(settings.max_failures_per_account):
+        unknown = browser.login("nobody.here", "x-wrong-pass").get_data(as_text=True)
+        known = browser.login("smirnova.ev", "x-wrong-pass").get_data(as_text=True)
+        assert ("временно заблокирована" in unknown) == ("временно заблокирована" in known)
+    assert "временно заблокирована" in unknown
+
+
+def test_failures_count_only_since_the_last_success(browser, school, settings):
+    for _ in range(settings.max_failures_per_account - 1):
+        browser.login("smirnova.ev", "x-wrong-pass")
+    assert browser.login("smirnova.ev", PASSWORD).status_code == 302
+    browser.logout()
+    response = browser.login("smirnova.ev", "x-wrong-pass")
+    assert "Неверный логин или пароль." in response.get_data(as_text=True)
+    assert User.get(User.username == "smirnova.ev").locked_until is None
+
+
+def test_guessing_the_current_password_locks_the_account(browser, school, settings):
+    browser.login("smirnova.ev", PASSWORD)
+    for _ in range(settings.max_failures_per_account):
+        response = browser.post(
+            "/password",
+            {"old": "guess-guess", "new": "novyy-parol-1", "repeat": "novyy-parol-1"},
+            token_from="/password",
+        )
+    assert "временно заблокирована" in response.get_data(as_text=True)
+    assert User.get(User.username == "smirnova.ev").locked_until > dt.datetime.now()

@@ -453,7 +453,8 @@ def test_existing_parent_with_same_name_and_phone_is_reused(fresh_school):
     )
     elder = Person.create(last_name="Иванов", first_name="Олег", birth_date=dt.date(2012, 1, 1))
     Guardian.create(parent=maria, student=elder, relation="мать")
-    Person.create(last_name="Смирнов", first_name="Игорь", middle_name="Олегович")
+    smirnov = Person.create(last_name="Смирнов", first_name="Игорь", middle_name="Олегович")
+    Guardian.create(parent=smirnov, student=elder, relation="отец")
 
     plan = preview(fresh_school, [TEMPLATE_HEADERS, *CLASS_ROWS])
 
@@ -647,3 +648,20 @@ def test_gender_email_and_full_name_parsers():
     for bad in ("Петрова", "Петрова А. В.", "Петрова 2 Анна"):
         with pytest.raises(CellError):
             parse_full_name(bad)
+
+
+def test_staff_and_students_are_never_adopted_as_parents(fresh_school):
+    """A class list must not link the admin (or any colleague) as a parent: the class
+    teacher could then reset their password from the class page."""
+    admin = Person.create(
+        last_name="Иванова",
+        first_name="Мария",
+        middle_name="Петровна",
+        phone="+79171234567",
+        is_staff=True,
+    )
+    plan = preview(fresh_school, [TEMPLATE_HEADERS, *CLASS_ROWS])
+    assert plan.ok and plan.counts["parents_existing"] == 0
+    result = apply_class_list(plan, user=None, ip="", today=TODAY)
+    assert admin.id not in {p.id for p in result.parents_created + result.parents_reused}
+    assert not Guardian.select().where(Guardian.parent == admin).exists()

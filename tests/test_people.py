@@ -206,3 +206,115 @@ def test_forms_validate_and_normalise_like_the_import(browser, school):
     response = browser.post(url, {"birth_date": "31.02.2014"})
     assert "такой даты нет" in response.get_data(as_text=True)
     assert Person.get_by_id(student.id).phone == "+79271234567"  # unchanged by the bad posts
+
+
+def test_staff_card_is_saved_wholly_or_not_at_all(browser, school):
+    teacher = school.users["teacher"].person
+    browser.login("zaytsev.io", PASSWORD)
+    base = {"last_name": "Смирнова", "first_name": "Елена", "phone": "+79270001122"}
+    response = browser.post(f"/admin/staff/{teacher.id}", base)  # no role ticked
+    assert response.status_code == 400 and "хотя бы одну роль" in response.get_data(as_text=True)
+    response = browser.post(
+        f"/admin/staff/{teacher.id}", {**base, "roles": "teacher", "class_teacher_of": "99999"}
+    )
+    assert response.status_code == 400 and "Такого класса нет" in response.get_data(as_text=True)
+    assert Person.get_by_id(teacher.id).phone == ""  # nothing half-written
+    assert PersonalDataChange.select().count() == 0
+
+
+def test_admin_cannot_change_own_roles(browser, school):
+    admin = school.users["admin"]
+    browser.login("zaytsev.io", PASSWORD)
+    response = browser.post(
+        f"/admin/staff/{admin.person_id}",
+        {"last_name": "Зайцев", "first_name": "Игорь", "roles": ["admin", "director"]},
+    )
+    assert response.status_code == 400
+    assert {g.role for g in admin.grants} == {"admin"}
+
+
+def test_a_class_has_one_class_teacher(browser, school):
+    cls = school.classes["5А"]
+    teacher = school.users["teacher"]
+    browser.login("zaytsev.io", PASSWORD)
+    response = browser.post(
+        f"/admin/staff/{teacher.person_id}",
+        {
+            "last_name": "Смирнова",
+            "first_name": "Елена",
+            "roles": "teacher",
+            "class_teacher_of": str(cls.id),
+        },
+    )
+    assert response.status_code == 302
+    holders = RoleGrant.select().where(
+        (RoleGrant.role == "class_teacher") & (RoleGrant.school_class == cls.id)
+    )
+    assert [g.user_id for g in holders] == [teacher.id]
+    assert SchoolClass_of(cls).class_teacher_id == teacher.person_id
+
+
+def SchoolClass_of(cls):  # noqa: N802 - reads like the model it reloads
+    from appliance.models import SchoolClass
+
+    return SchoolClass.get_by_id(cls.id)
+
+
+def test_entering_a_change_closes_its_registered_notice(browser, school):
+    student = school.students["5А"][0]
+    cls = school.classes["5А"]
+    browser.login("zaytsev.io", PASSWORD)
+    notified = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    browser.post(
+        "/admin/personal-data",
+        {
+            "person_id": student.id,
+            "field": "phone",
+            "new_value": "+79275556677",
+            "notified_on": notified,
+        },
+    )
+    browser.post(f"/classes/{cls.id}/students/{student.id}", {"phone": "+79275556677"})
+    [change] = PersonalDataChange.select().where(PersonalDataChange.person == student)
+    assert change.entered_at is not None and change.notified_on.isoformat() == notified
+    assert "просрочено" not in browser.get("/admin/personal-data").get_data(as_text=True)
+
+
+def test_class_page_cannot_reset_a_staff_account(browser, school):
+    """A teacher who is also a parent in the class: only the admin resets their password."""
+    cls = school.classes["5А"]
+    teacher = school.users["teacher"]
+    Guardian.create(parent=teacher.person, student=school.students["5А"][1], relation="мать")
+    old_hash = teacher.password_hash
+    browser.login("kuznetsov.ap", PASSWORD, role=school.role_key("class_teacher"))
+    response = browser.post(
+        f"/classes/{cls.id}/credentials", {"person": str(teacher.person_id)}, follow_redirects=True
+    )
+    assert "её пароль сбрасывает администратор" in response.get_data(as_text=True)
+    assert User.get_by_id(teacher.id).password_hash == old_hash
+
+
+def test_no_enrolment_into_a_closed_class(browser, school):
+    cls = school.classes["5А"]
+    cls.closed = True
+    cls.save()
+    browser.login("kuznetsov.ap", PASSWORD, role=school.role_key("class_teacher"))
+    response = browser.post(
+        f"/classes/{cls.id}/students/new", {"last_name": "Новый", "first_name": "Ученик"}
+    )
+    assert response.status_code == 400 and "закрыт" in response.get_data(as_text=True)
+
+
+def test_account_search_ignores_case_in_russian(browser, school):
+    browser.login("zaytsev.io", PASSWORD)
+    page = browser.get("/admin/accounts", query_string={"q": "смирнова"}).get_data(as_text=True)
+    assert "smirnova.ev" in page
+
+
+def test_parent_card_shows_only_children_of_this_class(browser, school):
+    cls = school.classes["5А"]
+    mother = school.parents["Иванов"]
+    Guardian.create(parent=mother, student=school.students["5Б"][0], relation="мать")
+    browser.login("kuznetsov.ap", PASSWORD, role=school.role_key("class_teacher"))
+    page = browser.get(f"/classes/{cls.id}/parents/{mother.id}").get_data(as_text=True)
+    assert "Иванов Пётр" in page and "Фёдоров" not in page

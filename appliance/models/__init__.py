@@ -23,7 +23,7 @@ from .curriculum import (
 )
 from .journal import ATTENDANCE_CODES, Assignment, Attendance, Mark, PeriodMark, Unlock, WorkType
 from .membership import Enrollment, RoleGrant
-from .people import Guardian, Person, PersonalDataChange, User
+from .people import Guardian, Person, PersonalDataChange, User, UserSession
 from .planning import (
     Attachment,
     Lesson,
@@ -48,6 +48,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Subject,
     SchoolClass,
     User,
+    UserSession,
     RoleGrant,
     Enrollment,
     Guardian,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from peewee import (
     AutoField,
     BooleanField,
@@ -33,7 +35,8 @@ class AuditEntry(BaseModel):
 
 
 class LoginEvent(BaseModel):
-    at = DateTimeField(default=now, index=True)
+    # Full precision: failures are counted from the last success, often the same second.
+    at = DateTimeField(default=dt.datetime.now, index=True)
     username = CharField(index=True)
     user = ForeignKeyField(User, null=True, backref="login_events", on_delete="SET NULL")
     ip = CharField(default="", index=True)

@@ -8,7 +8,6 @@ from peewee import (
     DateField,
     DateTimeField,
     ForeignKeyField,
-    IntegerField,
     TextField,
 )
 
@@ -44,7 +43,8 @@ class User(BaseModel):
     must_change_password = BooleanField(default=True)
     is_active = BooleanField(default=True)
     admin_locked = BooleanField(default=False)
-    failed_attempts = IntegerField(default=0)
+    # Failed logins count from here (a success, an unlock or a new password resets them).
+    failures_reset_at = DateTimeField(null=True)
     locked_until = DateTimeField(null=True)
     last_login_at = DateTimeField(null=True)
     password_changed_at = DateTimeField(null=True)
@@ -72,3 +72,14 @@ class PersonalDataChange(BaseModel):
     entered_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     note = CharField(default="")
     created_at = DateTimeField(default=now)
+
+
+class UserSession(BaseModel):
+    """A logged-in browser. The cookie carries only `sid`; ending the row ends the session."""
+
+    sid = CharField(unique=True)
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    ip = CharField(default="")
+    created_at = DateTimeField(default=now)
+    last_seen_at = DateTimeField(default=now)
+    ended_at = DateTimeField(null=True, index=True)

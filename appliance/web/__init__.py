@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
@@ -14,7 +13,8 @@ from werkzeug.exceptions import HTTPException
 from .. import __version__, access
 from ..config import Settings, load_settings
 from ..db import migrate, open_database
-from ..models import Person, School, SchoolClass, User, database
+from ..models import School, SchoolClass, database
+from ..sessions import resume_session
 from .guard import is_htmx
 
 ERROR_TEXTS = {
@@ -83,11 +83,6 @@ def settings_of(app: Flask) -> Settings:
     return app.extensions["ezh_settings"]
 
 
-def password_fingerprint(user: User) -> str:
-    """Changes whenever the password does, so a reset ends every other session."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
-
-
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def open_db_and_identify():
@@ -128,24 +123,14 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _load_identity(app: Flask) -> None:
-    uid = session.get("uid")
-    if not uid:
+    sid = session.get("sid")
+    if not sid:
         return
-    settings = settings_of(app)
-    now = dt.datetime.now()
-    seen = session.get("seen", 0)
-    if now.timestamp() - seen > settings.idle_timeout_minutes * 60:
+    user, expired = resume_session(sid, settings_of(app).idle_timeout_minutes)
+    if user is None or not user.is_active or user.admin_locked:
         session.clear()
-        flash("Сеанс завершён после долгого бездействия. Войдите снова.", "info")
-        return
-    user = User.select(User, Person).join(Person).where(User.id == uid).first()
-    if (
-        user is None
-        or not user.is_active
-        or user.admin_locked
-        or session.get("pw") != password_fingerprint(user)
-    ):
-        session.clear()
+        if expired:
+            flash("Сеанс завершён после долгого бездействия. Войдите снова.", "info")
         return
     roles = access.grants_of(user)
     if not roles:
@@ -156,8 +141,6 @@ def _load_identity(app: Flask) -> None:
         active = roles[0]
         session["role"] = active.key
     g.user, g.person, g.roles, g.role = user, user.person, roles, active
-    if now.timestamp() - seen > 60:  # refresh the idle clock without churning the cookie
-        session["seen"] = int(now.timestamp())
 
 
 def _register_errors(app: Flask) -> None:

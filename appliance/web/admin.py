@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import (
     Blueprint,
     abort,
@@ -89,17 +91,18 @@ def staff_edit(staff_id: int):
 @requires("staff", "write")
 def staff_save(staff_id: int):
     person = _staff_or_404(staff_id)
-    account = User.get_or_none(User.person == person)
-    notified_on = date_from_form("notified_on")
+    notified_on = date_from_form("notified_on", dt.date.today())
     try:
         if notified_on is None:
             raise people.PeopleError("Дата уведомления указана неверно.")
-        roles = roles_from_form()
-        changed = people.update_person(
-            person, request.form, user=g.user, ip=client_ip(), notified_on=notified_on
+        changed = people.save_staff(
+            person,
+            request.form,
+            roles_from_form(),
+            user=g.user,
+            ip=client_ip(),
+            notified_on=notified_on,
         )
-        if account is not None:
-            people.set_staff_roles(account, roles, user=g.user, ip=client_ip())
     except people.PeopleError as exc:
         flash(str(exc), "error")
         return _staff_form(person, request.form, 400)

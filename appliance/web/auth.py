@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -16,16 +16,23 @@ from flask import (
     url_for,
 )
 
-from .. import access
+from .. import access, sessions
 from .. import auth as auth_rules
-from . import password_fingerprint, settings_of
+from . import settings_of
 from .guard import client_ip, public, requires
 
 bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this box: no scheme, no host, nothing a browser would strip."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(ch == "\\" or ch.isspace() or ord(ch) < 32 for ch in target)
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("home.index")
 
@@ -47,9 +54,7 @@ def login():
             return render_template("auth/login.html", username=request.form.get("username")), 401
         user = result.user
         session.clear()  # no session fixation
-        session["uid"] = user.id
-        session["pw"] = password_fingerprint(user)
-        session["seen"] = int(time.time())
+        session["sid"] = sessions.start_session(user, client_ip())
         roles = access.grants_of(user)
         if roles:
             session["role"] = roles[0].key
@@ -63,6 +68,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    sessions.end_session(session.get("sid", ""))
     session.clear()
     flash("Вы вышли из системы.", "info")
     return redirect(url_for("auth.login"))
@@ -83,8 +89,8 @@ def change_password():
         if error:
             flash(error, "error")
             return render_template("auth/password.html"), 400
-        session["pw"] = password_fingerprint(g.user)
-        flash("Пароль изменён.", "success")
+        sessions.end_sessions(g.user, keep_sid=session.get("sid", ""))
+        flash("Пароль изменён. На других устройствах нужно войти заново.", "success")
         return redirect(url_for("home.index"))
     return render_template("auth/password.html")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
+import time
 
 from flask import (
     Blueprint,
@@ -174,7 +175,7 @@ def parent(class_id: int, parent_id: int):
         "classes/parent.html",
         school_class=school_class,
         parent=parent,
-        children=access.children_of(parent),
+        children=rosters.children_in_class(parent, school_class),
         form=parent.__data__,
         can_write=access.manages_class(g.role, school_class),
         today=dt.date.today(),
@@ -202,22 +203,35 @@ def credentials(class_id: int):
     if not selected:
         flash("Отметьте учеников и родителей, которым нужно выдать реквизиты.", "error")
         return redirect(url_for("classes.roster", class_id=class_id))
-    issued = people.issue_credentials(
-        selected,
-        role_for,
-        user=g.user,
-        ip=client_ip(),
-        profile=settings_of(current_app).password_profile,
-    )
+    try:
+        issued = people.issue_credentials(
+            selected,
+            role_for,
+            user=g.user,
+            ip=client_ip(),
+            profile=settings_of(current_app).password_profile,
+            only_roles=frozenset({"student", "parent"}),
+        )
+    except people.PeopleError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("classes.roster", class_id=class_id))
     return render_slips(issued, back=url_for("classes.roster", class_id=class_id))
 
 
 # --- import of a class list (students and parents in one file) ---------------------
 
 
+UPLOAD_TTL_SECONDS = 3600  # a preview not confirmed within an hour is thrown away
+
+
 def _upload_dir():
+    """Previewed class lists (children's personal data) wait here briefly, then go."""
     path = settings_of(current_app).data_dir / "uploads"
     path.mkdir(exist_ok=True)
+    deadline = time.time() - UPLOAD_TTL_SECONDS
+    for stale in path.iterdir():
+        if stale.stat().st_mtime < deadline:
+            stale.unlink(missing_ok=True)
     return path
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template
+from flask import Blueprint, abort, current_app, g, render_template
 
 from .. import access, dashboard
 from ..models import SchoolClass
@@ -20,7 +20,9 @@ def index():
     if role == "teacher":
         context["day"], context["lessons"] = dashboard.teacher_day(g.person)
     elif role == "class_teacher":
-        school_class = SchoolClass.get_by_id(g.role.class_id)
+        school_class = SchoolClass.get_or_none(SchoolClass.id == g.role.class_id)
+        if school_class is None:
+            abort(404)
         context["school_class"] = school_class
         context["summary"] = dashboard.class_summary(school_class)
         context["day"], context["lessons"] = dashboard.teacher_day(g.person)
