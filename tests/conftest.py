@@ -8,11 +8,21 @@ import pytest
 from click.testing import CliRunner
 
 from appliance.config import load_settings
+from appliance.db import migrate, open_database
 from appliance.web import create_app
 
 from .factories import SchoolFactory
 
 CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def db(tmp_path):
+    """An empty, migrated database with every model bound to it (no app)."""
+    database = open_database(tmp_path / "ezh.sqlite3")
+    migrate(database)
+    yield database
+    database.close()
 
 
 @pytest.fixture

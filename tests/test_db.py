@@ -12,7 +12,6 @@ from appliance.db import (
     create_schema_sql,
     latest_version,
     migrate,
-    open_database,
     schema_version,
     write,
 )
@@ -25,14 +24,6 @@ from appliance.models import (
     SyncedModel,
     database,
 )
-
-
-@pytest.fixture
-def db(tmp_path):
-    db = open_database(tmp_path / "ezh.sqlite3")
-    migrate(db)
-    yield db
-    db.close()
 
 
 def test_pragmas_keep_writes_durable_and_consistent(db):

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from appliance.db import migrate, open_database, write
+from appliance.db import write
 from appliance.lessons import generate_lessons
 from appliance.models import (
     AcademicYear,
@@ -26,15 +26,7 @@ D = dt.date
 
 
 @pytest.fixture
-def lessons_db(tmp_path):
-    db = open_database(tmp_path / "lessons.db")
-    migrate(db)
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def school(lessons_db):
+def school(db):
     """Class 5А with maths on Monday 1st and Wednesday 2nd–3rd, in a year with a holiday."""
     year = AcademicYear.create(
         name="2026/2027", starts=D(2026, 9, 1), ends=D(2027, 8, 31), is_current=True

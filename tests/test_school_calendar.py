@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from appliance.db import migrate, open_database
 from appliance.demo.dates import demo_calendar
 from appliance.models import AcademicYear, NonSchoolDay, Term, database
 from appliance.school_calendar import (
@@ -19,14 +18,6 @@ from appliance.school_calendar import (
 )
 
 D = dt.date
-
-
-@pytest.fixture
-def calendar_db(tmp_path):
-    db = open_database(tmp_path / "calendar.db")
-    migrate(db)
-    yield db
-    db.close()
 
 
 @pytest.mark.parametrize(
@@ -92,13 +83,13 @@ def _year(name="2026/2027", current=False) -> AcademicYear:
     )
 
 
-def test_current_year_prefers_the_marked_year(calendar_db):
+def test_current_year_prefers_the_marked_year(db):
     _year("2025/2026", current=True)
     _year("2026/2027")
     assert current_year(D(2026, 11, 28)).name == "2025/2026"
 
 
-def test_current_year_falls_back_to_dates(calendar_db):
+def test_current_year_falls_back_to_dates(db):
     _year("2025/2026")
     _year("2026/2027")
     assert current_year(D(2026, 11, 28)).name == "2026/2027"
@@ -106,7 +97,7 @@ def test_current_year_falls_back_to_dates(calendar_db):
 
 
 @pytest.fixture
-def year(calendar_db):
+def year(db):
     year = _year(current=True)
     Term.create(
         year=year, kind="quarter", number=1, name="1 четверть",
