@@ -41,10 +41,19 @@ READ, WRITE = "read", "write"
 MATRIX: dict[str, dict[str, frozenset[str]]] = {
     # one's own first page, password and role switch
     "own": {READ: ALL, WRITE: ALL},
-    # the teacher's day and lessons: own subject groups only (writes)
+    # lessons, marks, attendance, period marks: a teacher writes in own groups only;
+    # a class teacher reads their class's groups; the deputy, director, inspector all
     "journal": {
         READ: frozenset({"director", "deputy", "teacher", "class_teacher", "inspector"}),
         WRITE: frozenset({"teacher"}),
+    },
+    # excusing absences of a date range, «Н» → «УП»/«Б» (§7.3): own class only
+    "excuse": {WRITE: frozenset({"class_teacher"})},
+    # the deputy's control: unlock a locked lesson or period mark, give a lesson to
+    # another teacher, set work types and their weights (§7.5)
+    "journal_control": {
+        READ: frozenset({"director", "deputy", "inspector"}),
+        WRITE: frozenset({"deputy"}),
     },
     # students and parents of a class: the class teacher of that class (§7.3) and the
     # admin, who keeps everyone's data current (§7.2)

@@ -171,9 +171,10 @@ def _render_error(code: int, message: str):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import admin, auth, classes, diary, health, home, setup
+    from . import admin, auth, classes, control, diary, grid, health, home, lessons, periods, setup
 
-    for module in (admin, auth, classes, diary, health, home, setup):
+    blueprints = (admin, auth, classes, control, diary, grid, health, home, lessons, periods, setup)
+    for module in blueprints:
         app.register_blueprint(module.bp)
 
 
