@@ -38,6 +38,14 @@ from .publishing import published_at_for_new_change
 class JournalError(ValueError):
     """A journal change refused for a reason the teacher can act on (Russian)."""
 
+    status = 400
+
+
+class NotYourLesson(JournalError):
+    """Outside the teacher's scope: another teacher's group (the web answers 403)."""
+
+    status = 403
+
 
 # --- who may change what ------------------------------------------------------------
 
@@ -82,7 +90,7 @@ def check_lesson_writable(
     """
     today = today or dt.date.today()
     if not may_write_lesson(person, lesson):
-        raise JournalError("Это урок другого учителя: изменить его нельзя.")
+        raise NotYourLesson("Это урок другого учителя: изменить его нельзя.")
     if lesson.group.year.read_only:
         raise JournalError("Учебный год закрыт: журнал доступен только для чтения.")
     if lesson.state == "cancelled":
