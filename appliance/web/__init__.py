@@ -10,7 +10,7 @@ from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from .. import __version__, access
+from .. import __version__, access, publishing
 from ..config import Settings, load_settings
 from ..db import migrate, open_database
 from ..models import School, SchoolClass, database
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     )
     app.extensions["ezh_settings"] = settings
 
+    publishing.configure(upstream_configured=bool(settings.upstream_url))
     db = open_database(settings.db_path)
     with db.connection_context():
         migrate(db)
