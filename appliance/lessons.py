@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from .bulk import insert_rows
+from .db import snapshot, write
 from .models import (
     AcademicYear,
+    Assignment,
+    Attendance,
     Lesson,
+    LessonTeacherChange,
     SchoolClass,
     SubjectGroup,
     SubjectGroupTeacher,
     TimetableEntry,
+    User,
 )
 from .school_calendar import SchoolCalendar
 
@@ -28,17 +34,42 @@ class GenerationReport:
         return self.created + self.kept
 
 
-def generate_lessons(year: AcademicYear, start: dt.date, end: dt.date) -> GenerationReport:
-    """Create the lessons the timetable gives from ``start`` to ``end`` (inclusive).
+@dataclass(frozen=True)
+class Meeting:
+    """One class meeting the timetable gives: a group, a date and a lesson number."""
 
-    Idempotent: a lesson already stored for (group, date, number) is kept as it is.
+    group_id: int
+    date: dt.date
+    number: int
+    entry_id: int
+    room_id: int | None
+    teacher_id: int | None
+
+    @property
+    def key(self) -> tuple[int, dt.date, int]:
+        return (self.group_id, self.date, self.number)
+
+    def row(self) -> dict:
+        return {
+            "group": self.group_id,
+            "date": self.date,
+            "number": self.number,
+            "room": self.room_id,
+            "teacher": self.teacher_id,
+            "timetable_entry": self.entry_id,
+            "state": "planned",
+        }
+
+
+def timetable_meetings(year: AcademicYear, start: dt.date, end: dt.date) -> Iterator[Meeting]:
+    """Every meeting the timetable and the calendar give from ``start`` to ``end``, once each.
+
     The teacher is the group's main teacher and the room the timetable's. Draft
-    groups and closed classes get no lessons. Call inside a write transaction.
+    groups and closed classes meet never.
     """
     start, end = max(start, year.starts), min(end, year.ends)
-    report = GenerationReport()
     if start > end:
-        return report
+        return
     calendar = SchoolCalendar.load(year)
 
     entries = (
@@ -70,6 +101,34 @@ def generate_lessons(year: AcademicYear, start: dt.date, end: dt.date) -> Genera
     for group_id, teacher_id in links:
         main_teacher.setdefault(group_id, teacher_id)
 
+    seen: set[tuple[int, dt.date, int]] = set()
+    for grade, weekdays in by_grade.items():
+        for day in calendar.school_days(start, end, grade):
+            for entry in weekdays.get(calendar.timetable_weekday(day, grade), ()):
+                if entry.valid_from > day or (entry.valid_to and entry.valid_to < day):
+                    continue
+                key = (entry.group_id, day, entry.number)
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield Meeting(
+                    entry.group_id,
+                    day,
+                    entry.number,
+                    entry.id,
+                    entry.room_id,
+                    main_teacher.get(entry.group_id),
+                )
+
+
+def generate_lessons(year: AcademicYear, start: dt.date, end: dt.date) -> GenerationReport:
+    """Create the lessons the timetable gives from ``start`` to ``end`` (inclusive).
+
+    Idempotent: a lesson already stored for (group, date, number) is kept as it is.
+    The teacher is the group's main teacher and the room the timetable's. Draft
+    groups and closed classes get no lessons. Call inside a write transaction.
+    """
+    report = GenerationReport()
     existing = set(
         Lesson.select(Lesson.group, Lesson.date, Lesson.number)
         .join(SubjectGroup)
@@ -77,31 +136,143 @@ def generate_lessons(year: AcademicYear, start: dt.date, end: dt.date) -> Genera
         .tuples()
     )
 
-    seen: set[tuple[int, dt.date, int]] = set()
-
     def new_lessons():
-        for grade, weekdays in by_grade.items():
-            for day in calendar.school_days(start, end, grade):
-                for entry in weekdays.get(calendar.timetable_weekday(day, grade), ()):
-                    if entry.valid_from > day or (entry.valid_to and entry.valid_to < day):
-                        continue
-                    key = (entry.group_id, day, entry.number)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    if key in existing:
-                        report.kept += 1
-                        continue
-                    report.created += 1
-                    yield {
-                        "group": entry.group_id,
-                        "date": day,
-                        "number": entry.number,
-                        "room": entry.room_id,
-                        "teacher": main_teacher.get(entry.group_id),
-                        "timetable_entry": entry.id,
-                        "state": "planned",
-                    }
+        for meeting in timetable_meetings(year, start, end):
+            if meeting.key in existing:
+                report.kept += 1
+                continue
+            report.created += 1
+            yield meeting.row()
 
     insert_rows(Lesson, new_lessons())
     return report
+
+
+# --- regeneration after a timetable or calendar change ----------------------------------
+
+
+@dataclass
+class KeptLesson:
+    """A lesson the timetable no longer gives that holds data: kept for a person to decide."""
+
+    lesson: Lesson
+    holds: list[str]  # what it holds, in Russian: «тема», «оценки» …
+
+
+@dataclass
+class RegenerationReport:
+    created: int = 0
+    deleted: int = 0
+    updated: int = 0  # room, teacher or timetable entry brought up to date
+    kept: int = 0  # already as the timetable says
+    with_data: list[KeptLesson] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "created": self.created,
+            "deleted": self.deleted,
+            "updated": self.updated,
+            "kept": self.kept,
+            "kept_with_data": [k.lesson.uuid for k in self.with_data],
+        }
+
+
+def lesson_data(lessons: list[Lesson]) -> dict[int, list[str]]:
+    """What each lesson holds that a person entered (lessons holding nothing are absent)."""
+    ids = [lesson.id for lesson in lessons]
+    found: dict[int, list[str]] = defaultdict(list)
+    for lesson in lessons:
+        for holds, label in (
+            (lesson.topic or lesson.plan_lesson_id, "тема"),
+            (lesson.homework or lesson.homework_file_id, "домашнее задание"),
+            (lesson.state == "held", "урок проведён"),
+        ):
+            if holds:
+                found[lesson.id].append(label)
+    for model, label in (
+        (Assignment, "оценки"),
+        (Attendance, "посещаемость"),
+        (LessonTeacherChange, "замена учителя"),
+    ):
+        for chunk in range(0, len(ids), 500):
+            query = model.select(model.lesson).where(model.lesson.in_(ids[chunk : chunk + 500]))
+            for lesson_id in {row.lesson_id for row in query}:
+                found[lesson_id].append(label)
+    return dict(found)
+
+
+def regenerate_lessons(
+    year: AcademicYear,
+    start: dt.date,
+    end: dt.date,
+    *,
+    user: User | None = None,
+    ip: str = "",
+    today: dt.date | None = None,
+    dry_run: bool = False,
+) -> RegenerationReport:
+    """Bring FUTURE lessons (from tomorrow on) in line with the current timetable and calendar.
+
+    Creates the lessons the timetable now gives; deletes the ones it no longer gives
+    if they hold nothing; a lesson holding data (topic, homework, marks, attendance,
+    a substitution) is never dropped: it is kept and reported. Matching lessons get
+    the timetable's room and entry, and the group's main teacher unless substituted.
+    One transaction; every deletion and the summary are audited. ``dry_run`` reports
+    what would happen and changes nothing.
+    """
+    today = today or dt.date.today()
+    start = max(start, today + dt.timedelta(days=1))
+    report = RegenerationReport()
+    try:
+        with write(user=user, ip=ip) as rec:
+            _regenerate(year, start, end, report, rec)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return report
+
+
+class _DryRun(Exception):
+    """Rolls a trial regeneration back."""
+
+
+def _regenerate(year, start, end, report: RegenerationReport, rec) -> None:
+    """The body of `regenerate_lessons`, inside its transaction."""
+    expected = {m.key: m for m in timetable_meetings(year, start, end)}
+    lessons = list(
+        Lesson.select()
+        .join(SubjectGroup)
+        .where((SubjectGroup.year == year) & Lesson.date.between(start, end))
+        .order_by(Lesson.date, Lesson.number, Lesson.id)
+    )
+    holds = lesson_data(lessons)
+    for lesson in lessons:
+        meeting = expected.pop((lesson.group_id, lesson.date, lesson.number), None)
+        if meeting is None and lesson.id in holds:
+            report.with_data.append(KeptLesson(lesson, holds[lesson.id]))
+        elif meeting is None:
+            before = snapshot(lesson)
+            lesson.delete_instance()
+            rec.record("lesson.delete", lesson, before=before, op="delete")
+            report.deleted += 1
+        elif _follow(lesson, meeting, substituted="замена учителя" in holds.get(lesson.id, [])):
+            report.updated += 1
+        else:
+            report.kept += 1
+    report.created = insert_rows(Lesson, (m.row() for m in expected.values()))
+    rec.record("lessons.regenerate", after=report.summary())
+
+
+def _follow(lesson: Lesson, meeting: Meeting, *, substituted: bool) -> bool:
+    """Give a kept lesson the timetable's room, entry and teacher; True if anything changed."""
+    changes = {}
+    if lesson.timetable_entry_id != meeting.entry_id:
+        changes[Lesson.timetable_entry] = meeting.entry_id
+    if lesson.room_id != meeting.room_id:
+        changes[Lesson.room] = meeting.room_id
+    if not substituted and meeting.teacher_id and lesson.teacher_id != meeting.teacher_id:
+        changes[Lesson.teacher] = meeting.teacher_id
+    if changes:
+        Lesson.update(changes).where(Lesson.id == lesson.id).execute()
+    return bool(changes)

@@ -13,33 +13,23 @@ The last line of stdout is one JSON object; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import logging
-import re
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/pages.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-HOST = "127.0.0.1"
+from bench._http import BenchError, Client, percentile_ms, served  # noqa: E402
+
 SERVER_THREADS = 4
 DASHBOARD_MARK = "Мой день".encode()
-CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
-
-
-class BenchError(Exception):
-    """The bench did not measure what it claims to (bad status, wrong page)."""
 
 
 # --- data ----------------------------------------------------------------------------
@@ -95,85 +85,7 @@ def _factory_school(data_dir: Path, note: str):
     return settings, Dataset("factory", username, PASSWORD, note)
 
 
-# --- server --------------------------------------------------------------------------
-
-
-@contextmanager
-def served(app) -> Iterator[int]:
-    """Serve `app` with waitress on a free local port; yield the port."""
-    from waitress import create_server, wasyncore
-
-    # "Task queue depth is N" is the point of a load test, not news.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    server = create_server(
-        app, host=HOST, port=0, threads=SERVER_THREADS, connection_limit=1000, ident="ezh"
-    )
-    loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
-    loop.start()
-    try:
-        yield server.effective_port
-    finally:
-        # Close the server and its connections from the loop's own thread; the loop
-        # then ends because nothing is left to watch.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        loop.join(timeout=10)
-        server.task_dispatcher.shutdown()
-
-
 # --- clients -------------------------------------------------------------------------
-
-
-class Client:
-    """One browser-like user: a keep-alive connection and the session cookie."""
-
-    def __init__(self, port: int):
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=30)
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: dict | None = None):
-        headers = {"Accept": "text/html"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
-        if body is not None:
-            data = urlencode(body)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
-        payload = response.read()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0]
-            if "expires=thu, 01 jan 1970" in header.lower() or not value:
-                self.cookies.pop(name.strip(), None)
-            else:
-                self.cookies[name.strip()] = value
-        return response.status, response.headers, payload
-
-    def csrf_token(self, path: str) -> str:
-        status, _, page = self.request("GET", path)
-        match = CSRF.search(page)
-        if status != 200 or not match:
-            raise BenchError(f"GET {path}: status {status}, no CSRF token")
-        return match.group(1).decode()
-
-    def log_in_as_teacher(self, dataset: Dataset) -> None:
-        form = {"username": dataset.username, "password": dataset.password}
-        status, headers, _ = self.request(
-            "POST", "/login", {**form, "csrf_token": self.csrf_token("/login")}
-        )
-        where = headers.get("Location", "")
-        if status != 302 or where.rstrip("/").endswith("/password"):
-            raise BenchError(f"login as {dataset.username} failed: {status} → {where or '-'}")
-        # A teacher who is also a class teacher lands on the class page; measure «Мой день».
-        status, _, _ = self.request(
-            "POST", "/role", {"role": "teacher", "csrf_token": self.csrf_token("/")}
-        )
-        if status != 302:
-            raise BenchError(f"switching to the teacher role failed: {status}")
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def check_dashboard(status: int, page: bytes) -> None:
@@ -223,7 +135,9 @@ class Swarm:
         client = Client(port)
         try:
             try:
-                client.log_in_as_teacher(dataset)
+                # A teacher who is also a class teacher lands on the class page; measure
+                # «Мой день».
+                client.log_in(dataset.username, dataset.password, role="teacher")
             except Exception as exc:
                 self.errors.append(f"client {index}: {exc}")
             while True:
@@ -268,10 +182,6 @@ class Swarm:
             thread.join(timeout=10)
 
 
-def percentile_ms(values: list[float], q: int) -> float:
-    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000, 2)
-
-
 def measure(args) -> dict:
     from appliance.web import create_app
 
@@ -283,7 +193,7 @@ def measure(args) -> dict:
         )
         app = create_app(settings)
         totals = {"/healthz": Totals(), "/": Totals()}
-        with served(app) as port:
+        with served(app, SERVER_THREADS) as port:
             swarm = Swarm(port, dataset, args.concurrency)
             try:
                 for path in totals:  # warm-up: templates compiled, caches filled

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 
 from appliance import access
-from appliance.models import User
+from appliance.models import Lesson, User
 
 from .factories import PASSWORD
 
@@ -74,6 +75,10 @@ def sample_args(school) -> dict[str, object]:
         "parent_id": school.parents["Иванов"].id,
         "staff_id": school.users["teacher"].person_id,
         "user_id": school.users["other_student"].id,
+        "group_id": school.group.id,
+        "lesson_id": Lesson.get(
+            (Lesson.group == school.group) & (Lesson.date == dt.date.today()) & (Lesson.number == 1)
+        ).id,
         "filename": "app.css",
     }
 

@@ -14,9 +14,23 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from peewee import JOIN
+
+from .. import grading
 from ..bulk import insert_rows, next_id
-from ..models import Assignment, Attendance, Mark, PeriodMark, database
+from ..models import (
+    Assignment,
+    Attendance,
+    Mark,
+    PeriodMark,
+    Person,
+    SubjectGroup,
+    Term,
+    database,
+)
+from ..period_marks import period_mark_key
 from .curriculum import SUBJECT_BY_CODE, hours_week
 from .dates import TermPlan
 from .staffing import GroupPlan
@@ -47,19 +61,11 @@ REASONS = {
 def suggested_period_mark(
     marks: list[tuple[str, int]], scale: str, threshold: float = 0.6, minimum: int = 3
 ) -> str:
-    """The period mark the marks suggest: «н/а» below ``minimum`` marks.
+    """The period mark the product itself suggests (`grading.suggest_period_mark`).
 
-    Five-point: the weighted average Σ(mark·weight)/Σweight rounded up from
-    ``threshold`` (3.6 → 4, 3.5 → 3). Pass/fail: «зач» unless most are «незач».
+    The demo school keeps the default settings: threshold 0.60, at least 3 marks.
     """
-    if len(marks) < minimum:
-        return "н/а"
-    if scale == "pass_fail":
-        passed = sum(1 for value, _ in marks if value == "зач")
-        return "зач" if passed * 2 >= len(marks) else "незач"
-    average = sum(int(v) * w for v, w in marks) / sum(w for _, w in marks)
-    whole = math.floor(average)
-    return str(whole + 1 if average - whole >= threshold - 1e-9 else whole)
+    return grading.suggest_period_mark(marks, scale, Decimal(str(threshold)), minimum)
 
 
 @dataclass
@@ -237,6 +243,25 @@ def write_history(rng: random.Random, data: HistoryInput) -> None:
     data.counts["marks"] = insert_rows(Mark, marks)
     data.counts["attendance"] = insert_rows(Attendance, attendance)
     data.counts["period_marks"] = insert_rows(PeriodMark, _period_marks(data, received))
+    _key_period_marks()
+
+
+def _key_period_marks() -> None:
+    """Give bulk-written period marks the same stable ids the period page uses."""
+    rows = (
+        PeriodMark.select(PeriodMark.id, PeriodMark.kind, SubjectGroup.uuid, Person.uuid, Term.uuid)
+        .join(SubjectGroup)
+        .switch(PeriodMark)
+        .join(Person)
+        .switch(PeriodMark)
+        .join(Term, JOIN.LEFT_OUTER)
+        .tuples()
+    )
+    updates = [
+        (period_mark_key(group, kind, term or "", student), mark_id)
+        for mark_id, kind, group, student, term in rows
+    ]
+    database.connection().executemany('UPDATE "period_mark" SET "uuid" = ? WHERE "id" = ?', updates)
 
 
 def _period_marks(data: HistoryInput, received: dict) -> list[dict]:

@@ -36,6 +36,11 @@ MUST_CHANGE_OPEN = {"auth.change_password", "auth.logout", "health.healthz", "st
 # The menu: shown to a role when the access matrix lets it read the object.
 NAVIGATION = [
     ("home.index", "Главная", "own", "read"),
+    ("grid.index", "Журнал", "journal", "read"),
+    ("periods.index", "Отметки за период", "journal", "read"),
+    ("periods.progress", "Выполнение КТП", "journal", "read"),
+    ("control.index", "Контроль журнала", "journal_control", "read"),
+    ("lessons.regenerate", "Уроки по расписанию", "journal_control", "write"),
     ("classes.index", "Классы", "class", "read"),
     ("admin.staff", "Сотрудники", "staff", "read"),
     ("admin.accounts", "Учётные записи", "accounts", "read"),
