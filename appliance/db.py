@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -159,10 +160,16 @@ class Recorder:
             )
 
 
+# Writers of this process queue here rather than in SQLite's busy handler, which
+# retries with sleeps in no order: under 40 concurrent teachers a write waited 5.5 s
+# there against 2.8 s here. busy_timeout still covers other processes (CLI, backups).
+_WRITE_LOCK = threading.RLock()  # re-entrant: write() may nest (savepoints)
+
+
 @contextmanager
 def write(user: User | None = None, ip: str = "") -> Iterator[Recorder]:
     """Run a domain action in one IMMEDIATE transaction with its audit and outbox entries."""
-    with database.atomic("IMMEDIATE"):
+    with _WRITE_LOCK, database.atomic("IMMEDIATE"):
         yield Recorder(user=user, ip=ip)
 
 

@@ -122,10 +122,21 @@ def lesson_students(lesson: Lesson) -> list[Person]:
 
 
 def _student_of(lesson: Lesson, student_id: int) -> Person:
-    for student in lesson_students(lesson):
-        if student.id == student_id:
-            return student
-    raise JournalError("Этого ученика нет в группе на дату урока.")
+    """The student if a member of the lesson's group on its date (one query, not the roll)."""
+    student = (
+        Person.select()
+        .join(SubjectGroupStudent, on=SubjectGroupStudent.student)
+        .where(
+            (Person.id == student_id)
+            & (SubjectGroupStudent.group == lesson.group_id)
+            & (SubjectGroupStudent.starts <= lesson.date)
+            & (SubjectGroupStudent.ends.is_null() | (SubjectGroupStudent.ends >= lesson.date))
+        )
+        .first()
+    )
+    if student is None:
+        raise JournalError("Этого ученика нет в группе на дату урока.")
+    return student
 
 
 def lesson_scale(lesson: Lesson) -> str:
@@ -220,13 +231,18 @@ def add_assignment(
 
 def default_assignment(lesson: Lesson, *, user: User, ip: str) -> Assignment:
     """The lesson's first assignment, made with the default work type if there is none."""
-    first = Assignment.select().where(Assignment.lesson == lesson).order_by(Assignment.id).first()
-    if first is not None:
-        return first
-    work_type = WorkType.select().order_by(WorkType.is_default.desc(), WorkType.sort_order).first()
-    if work_type is None:
-        raise JournalError("Заместитель директора ещё не задал виды работ.")
-    return add_assignment(lesson, work_type.id, user=user, ip=ip)
+    with write(user=user, ip=ip):  # looked up and made under one lock: never two
+        first = (
+            Assignment.select().where(Assignment.lesson == lesson).order_by(Assignment.id).first()
+        )
+        if first is not None:
+            return first
+        work_type = (
+            WorkType.select().order_by(WorkType.is_default.desc(), WorkType.sort_order).first()
+        )
+        if work_type is None:
+            raise JournalError("Заместитель директора ещё не задал виды работ.")
+        return add_assignment(lesson, work_type.id, user=user, ip=ip)
 
 
 def set_mark(
@@ -237,8 +253,10 @@ def set_mark(
     check_lesson_writable(lesson, user.person, held=True)
     student = _student_of(lesson, student_id)
     value = grading.parse_mark(raw, lesson_scale(lesson)) if raw.strip() else ""
-    existing = Mark.get_or_none((Mark.assignment == assignment) & (Mark.student == student))
     with write(user=user, ip=ip) as rec:
+        # Read under the write lock: two saves of one cell (a retry, a double key press)
+        # then update one row in turn instead of both inserting it.
+        existing = Mark.get_or_none((Mark.assignment == assignment) & (Mark.student == student))
         if not value:
             if existing is not None:
                 before = snapshot(existing)
@@ -269,10 +287,10 @@ def set_attendance(
     check_lesson_writable(lesson, user.person, held=True)
     student = _student_of(lesson, student_id)
     code = grading.parse_attendance(raw) if raw.strip() else ""
-    existing = Attendance.get_or_none(
-        (Attendance.lesson == lesson) & (Attendance.student == student)
-    )
     with write(user=user, ip=ip) as rec:
+        existing = Attendance.get_or_none(
+            (Attendance.lesson == lesson) & (Attendance.student == student)
+        )
         if lesson.state != "held":
             lesson.state = "held"
             lesson.save()

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlencode
@@ -46,10 +45,7 @@ from appliance.models import (
 
 from .factories import PASSWORD, SchoolFactory
 
-with warnings.catch_warnings():
-    # `crash` belongs in pyproject's markers; until it is there pytest warns (an error here).
-    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-    pytestmark = pytest.mark.crash
+pytestmark = pytest.mark.crash
 
 if not hasattr(signal, "SIGKILL"):  # pragma: no cover - POSIX only
     pytest.skip("SIGKILL is POSIX-only", allow_module_level=True)

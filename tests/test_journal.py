@@ -151,3 +151,32 @@ def test_topic_from_the_plan_of_another_group_is_refused(j):
     foreign = PlanLesson.create(plan=plan, position=1, topic="Чужая тема")
     with pytest.raises(journal.JournalError, match="не из КТП"):
         journal.set_topic(lesson, "", plan_lesson_id=foreign.id, user=teacher, ip="")
+
+
+def test_simultaneous_saves_of_one_empty_cell_make_one_mark(j):
+    """A retry or a double key press: both saves succeed, one row, a consistent history."""
+    import threading
+
+    school, teacher, lesson = j
+    student = school.students["5А"][0]
+    assignment = journal.default_assignment(lesson, user=teacher, ip="")
+    errors, start = [], threading.Barrier(20)
+
+    def save(value):
+        start.wait()
+        try:
+            journal.set_mark(assignment, student.id, value, user=teacher, ip="")
+        except Exception as exc:  # noqa: BLE001 - any failure is the bug
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=("45"[n % 2],)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [mark] = Mark.select().where(Mark.assignment == assignment)
+    history = journal.history(mark.uuid)
+    assert history[0].after["value"] == mark.value  # the newest entry is what is stored
+    for newer, older in zip(history, history[1:], strict=False):
+        assert newer.before["value"] == older.after["value"]  # no lost "before"
