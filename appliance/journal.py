@@ -291,9 +291,9 @@ def set_attendance(
         existing = Attendance.get_or_none(
             (Attendance.lesson == lesson) & (Attendance.student == student)
         )
-        if lesson.state != "held":
-            lesson.state = "held"
-            lesson.save()
+        if (code or existing is not None) and lesson.state != "held":
+            # The roll was called: the lesson took place (audited and sent like any change).
+            _save_lesson(lesson, "lesson.held", user=user, ip=ip, state="held")
         if not code:
             if existing is not None:
                 before = snapshot(existing)
@@ -345,6 +345,7 @@ def substitute(lesson: Lesson, teacher: Person, reason: str, *, user: User, ip: 
         )
         lesson.teacher = teacher
         lesson.updated_at = now()
+        lesson.published_at = published_at_for_new_change()
         lesson.save()
         rec.record("lesson.substitute", lesson, before=before, sync=True)
     return lesson

@@ -20,6 +20,8 @@ from .models import (
     Person,
     RoleGrant,
     School,
+    SchoolClass,
+    Subject,
     SubjectGroup,
     Term,
     Unlock,
@@ -122,9 +124,12 @@ def recent_unlocks(limit: int = 50) -> list[UnlockEntry]:
     )
     lessons = {
         x.uuid: x
-        for x in Lesson.select().where(
-            Lesson.uuid.in_([u.entity_uuid for u in unlocks if u.entity_type == "Lesson"])
-        )
+        for x in Lesson.select(Lesson, SubjectGroup, Subject, SchoolClass)
+        .join(SubjectGroup)
+        .join(Subject)
+        .switch(SubjectGroup)
+        .join(SchoolClass)
+        .where(Lesson.uuid.in_([u.entity_uuid for u in unlocks if u.entity_type == "Lesson"]))
     }
     marks = {
         e.entity_uuid: json.loads(e.after).get("what", "")

@@ -24,6 +24,7 @@ from .db import snapshot, write
 from .grading import GradingError
 from .lesson_page import FIELD_NAME, attendance_name, mark_name, match_plan_lesson
 from .models import Assignment, Attachment, Attendance, Lesson, Mark, School, User, now
+from .numbers import is_number
 from .publishing import published_at_for_new_change
 
 HOMEWORK_DIR = "homework"
@@ -109,7 +110,7 @@ def _topic_changed(lesson: Lesson, changes: LessonChanges) -> bool:
 
 def _save_topic(lesson: Lesson, changes: LessonChanges, user: User, ip: str) -> None:
     if changes.plan_lesson:  # «взять из КТП»: the plan's own words
-        if not changes.plan_lesson.isdigit():
+        if not is_number(changes.plan_lesson):
             raise journal.JournalError("Эта тема не из КТП этой группы.")
         topic, plan_id = "", int(changes.plan_lesson)
     else:

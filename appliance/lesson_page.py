@@ -28,7 +28,7 @@ from .models import (
 )
 
 READ_ANY_LESSON = frozenset({"director", "deputy", "inspector"})
-FIELD_NAME = re.compile(r"^(?:att-(\d+)|mark-(\d+)-(\d+))$")
+FIELD_NAME = re.compile(r"^(?:att-([0-9]{1,12})|mark-([0-9]{1,12})-([0-9]{1,12}))$")
 
 
 # --- scope ----------------------------------------------------------------------------

@@ -94,6 +94,8 @@ def period_of(group: SubjectGroup, kind: str, term_id: int | None) -> Period:
         if term is None:
             raise JournalError("Такого учебного периода у этого класса нет.")
         return _term_period(term)
+    if kind == "final" and group.school_class.grade not in (9, 11):
+        raise JournalError("Итоговые отметки ставятся только в 9 и 11 классах.")
     if kind in KIND_LABELS:
         return whole_year(group, kind)
     raise JournalError("Укажите период: четверть (полугодие), год или итоговую отметку.")

@@ -13,6 +13,7 @@ from peewee import fn
 from .db import snapshot, write
 from .journal import JournalError
 from .models import WorkType, now
+from .numbers import is_number
 
 MIN_WEIGHT, MAX_WEIGHT = 1, 10
 
@@ -31,10 +32,10 @@ def _clean(form: Mapping[str, str]) -> dict:
     if len(short_name) > 10:
         raise JournalError("Сокращение — не больше 10 символов.")
     raw_weight = form.get("weight", "").strip()
-    if not raw_weight.isdigit() or not MIN_WEIGHT <= int(raw_weight) <= MAX_WEIGHT:
+    if not is_number(raw_weight) or not MIN_WEIGHT <= int(raw_weight) <= MAX_WEIGHT:
         raise JournalError(f"Вес — целое число от {MIN_WEIGHT} до {MAX_WEIGHT}.")
     raw_order = form.get("sort_order", "").strip() or "100"
-    if not raw_order.isdigit() or int(raw_order) > 1000:
+    if not is_number(raw_order) or int(raw_order) > 1000:
         raise JournalError("Порядок — целое число от 0 до 1000.")
     return {
         "name": name,

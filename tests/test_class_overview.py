@@ -110,7 +110,7 @@ def test_overview_page_scopes(ov, browser):
     browser.login("kuznetsov.ap", PASSWORD, role=school.role_key("class_teacher"))
     page = browser.get(f"/periods/class/{cls.id}").get_data(as_text=True)
     assert "Иванов Пётр" in page and "4.25" in page and "Ист" in page
-    assert browser.get(f"/periods/class/{school.classes['5Б'].id}").status_code == 403
+    assert browser.get(f"/periods/class/{school.classes['5Б'].id}").status_code == 404
     browser.logout()
     browser.login("orlova.mi", PASSWORD)
     page = browser.get(f"/periods/class/{cls.id}").get_data(as_text=True)

@@ -339,7 +339,7 @@ def test_teacher_after_deadline_gets_a_russian_refusal(pm, browser):
     assert not PeriodMark.select().exists()
 
 
-def test_another_teachers_group_is_403(pm, browser):
+def test_another_teachers_group_looks_missing(pm, browser):
     subject = Subject.create(name="История")
     other = SubjectGroup.create(
         year=pm["school"].year, school_class=pm["school"].classes["5А"], subject=subject
@@ -347,11 +347,11 @@ def test_another_teachers_group_is_403(pm, browser):
     SubjectGroupTeacher.create(group=other, teacher=pm["school"].users["class_teacher"].person)
     SubjectGroupStudent.create(group=other, student=pm["ivanov"], starts=TODAY - 90 * DAY)
     browser.login("smirnova.ev", PASSWORD)
-    assert browser.get(f"/periods/{other.id}").status_code == 403
+    assert browser.get(f"/periods/{other.id}").status_code == 404
     response = browser.post(
         f"/periods/{other.id}", {"kind": "year", f"mark_{pm['ivanov'].id}": "5"}
     )
-    assert response.status_code == 403 and not PeriodMark.select().exists()
+    assert response.status_code == 404 and not PeriodMark.select().exists()
     assert "Иванов" not in response.get_data(as_text=True)
 
 

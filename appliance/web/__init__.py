@@ -9,6 +9,7 @@ from flask import Flask, flash, g, redirect, render_template, request, session, 
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .. import __version__, access, publishing
 from ..config import Settings, load_settings
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         WTF_CSRF_HEADERS=["X-CSRFToken"],
     )
     app.extensions["ezh_settings"] = settings
+    app.url_map.converters["int"] = IdConverter
 
     publishing.configure(upstream_configured=bool(settings.upstream_url))
     db = open_database(settings.db_path)
@@ -83,6 +85,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` with an upper bound: a 30-digit id is a 404, not an SQLite overflow."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 10**12)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def settings_of(app: Flask) -> Settings:
@@ -128,19 +138,32 @@ def _register_request_hooks(app: Flask) -> None:
         return response
 
 
+def clear_session() -> None:
+    """Forget who is logged in, but keep the CSRF secret.
+
+    The login lives in the server-side `UserSession` (the cookie's `sid`); the CSRF
+    secret is no credential. Keeping it lets a page that was open when the session
+    expired retry its unsaved cells once the teacher has logged in again elsewhere.
+    """
+    token = session.get("csrf_token")
+    session.clear()
+    if token:
+        session["csrf_token"] = token
+
+
 def _load_identity(app: Flask) -> None:
     sid = session.get("sid")
     if not sid:
         return
     user, expired = resume_session(sid, settings_of(app).idle_timeout_minutes)
     if user is None or not user.is_active or user.admin_locked:
-        session.clear()
+        clear_session()
         if expired:
             flash("Сеанс завершён после долгого бездействия. Войдите снова.", "info")
         return
     roles = access.grants_of(user)
     if not roles:
-        session.clear()
+        clear_session()
         return
     active = access.ActiveRole.parse(session.get("role", roles[0].key))
     if active not in roles:
@@ -162,6 +185,14 @@ def _register_errors(app: Flask) -> None:
                 return "", 401, {"HX-Redirect": url_for("auth.login")}
             return redirect(url_for("auth.login", next=request.full_path))
         return _render_error(exc.code or 500, ERROR_TEXTS.get(exc.code or 500, exc.description))
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(ValueError)
+    def unreadable_input(exc: ValueError):
+        # Rule violations are caught in views with their own messages; a bare ValueError
+        # here is input nobody anticipated (a tampered id). The transaction rolled back.
+        app.logger.warning("unreadable input on %s: %s", request.path, exc)
+        return _render_error(400, ERROR_TEXTS[400])
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

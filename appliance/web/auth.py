@@ -18,7 +18,7 @@ from flask import (
 
 from .. import access, sessions
 from .. import auth as auth_rules
-from . import settings_of
+from . import clear_session, settings_of
 from .guard import client_ip, public, requires
 
 bp = Blueprint("auth", __name__)
@@ -53,7 +53,7 @@ def login():
             flash(result.message, "error")
             return render_template("auth/login.html", username=request.form.get("username")), 401
         user = result.user
-        session.clear()  # no session fixation
+        clear_session()  # a new sid: no session fixation
         session["sid"] = sessions.start_session(user, client_ip())
         roles = access.grants_of(user)
         if roles:
@@ -69,7 +69,7 @@ def login():
 @public
 def logout():
     sessions.end_session(session.get("sid", ""))
-    session.clear()
+    clear_session()
     flash("Вы вышли из системы.", "info")
     return redirect(url_for("auth.login"))
 

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from .. import journal_control, period_marks, terms, work_types
 from ..journal import JournalError
 from ..models import School, SubjectGroup, WorkType
+from ..numbers import is_number
 from .forms import date_from_form
 from .guard import client_ip, requires
 
@@ -15,7 +16,7 @@ bp = Blueprint("control", __name__, url_prefix="/control")
 
 def _int(name: str) -> int | None:
     value = request.form.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if is_number(value) else None
 
 
 def _index_page(status: int = 200):

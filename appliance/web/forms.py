@@ -7,6 +7,7 @@ import datetime as dt
 from flask import abort, request
 
 from .. import access
+from ..numbers import is_number
 
 STAFF_ASSIGNABLE = ("director", "deputy", "admin", "teacher", "inspector")
 
@@ -17,7 +18,7 @@ def roles_from_form() -> list[tuple[str, int | None]]:
     ]
     class_id = request.form.get("class_teacher_of", "")
     if class_id:
-        if not class_id.isdigit():
+        if not is_number(class_id):
             abort(400)
         roles.append(("class_teacher", int(class_id)))
         if ("teacher", None) not in roles:
@@ -40,6 +41,6 @@ def date_from_form(name: str, default: dt.date | None = None) -> dt.date | None:
 
 def ids_from_form(name: str) -> list[int]:
     values = request.form.getlist(name)
-    if not all(v.isdigit() for v in values):
+    if not all(is_number(v) for v in values):
         abort(400)
     return [int(v) for v in values]

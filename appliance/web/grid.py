@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from .. import grid, journal
 from ..grading import GradingError
 from ..models import Assignment, Lesson, SubjectGroup
+from ..numbers import is_number
 from .guard import client_ip, is_htmx, requires
 
 bp = Blueprint("grid", __name__, url_prefix="/journal")
@@ -35,13 +36,13 @@ def grid_cells(values: list[str | None]) -> Markup:
 
 def _int_field(name: str) -> int:
     value = request.form.get(name, "")
-    if not value.isdigit():
+    if not is_number(value):
         abort(400)
     return int(value)
 
 
 def _optional_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and is_number(value) else None
 
 
 def _refused(exc: ValueError):
@@ -87,7 +88,7 @@ def add_assignment(group_id: int):
     weight = request.form.get("weight", "").strip()
     back = url_for("grid.show", group_id=group.id, term=_optional_int(request.form.get("term")))
     try:
-        if weight and not weight.isdigit():
+        if weight and not is_number(weight):
             raise journal.JournalError("Вес работы — целое число от 1 до 10.")
         assignment = journal.add_assignment(
             lesson, work_type_id, user=g.user, ip=client_ip(), weight=_optional_int(weight)

@@ -25,6 +25,7 @@ from flask import (
 from .. import access, journal, lesson_form, lesson_page
 from ..lessons import regenerate_lessons
 from ..models import Lesson
+from ..numbers import is_number
 from ..school_calendar import current_year
 from . import settings_of
 from .forms import date_from_form
@@ -116,7 +117,7 @@ def present(lesson_id: int):
 def add_assignment(lesson_id: int):
     lesson = _lesson(lesson_id)
     work_type, weight = request.form.get("work_type", ""), request.form.get("weight", "")
-    if not work_type.isdigit() or not (weight == "" or weight.isdigit()):
+    if not is_number(work_type) or not (weight == "" or is_number(weight)):
         abort(400)
     try:
         journal.add_assignment(

@@ -10,6 +10,7 @@ from .. import access, attendance, class_overview, journal, period_marks, plan_p
 from ..admin_queries import current_classes
 from ..journal import JournalError
 from ..models import SchoolClass, SubjectGroup
+from ..numbers import is_number
 from .forms import date_from_form
 from .guard import client_ip, is_htmx, requires
 
@@ -26,7 +27,7 @@ def _group(group_id: int) -> SubjectGroup:
 def _readable_group(group_id: int) -> SubjectGroup:
     group = _group(group_id)
     if not period_marks.may_read_group(g.person, g.role, group):
-        abort(403)
+        abort(404)  # out of scope looks like missing (docs/access.md)
     return group
 
 
@@ -35,7 +36,7 @@ def _period(group: SubjectGroup, values) -> terms.Period:
     kind, term = values.get("kind", ""), values.get("term", "")
     if not kind and not term:
         return terms.default_period(group, dt.date.today())
-    term_id = int(term) if term.isdigit() else None
+    term_id = int(term) if is_number(term) else None
     return terms.period_of(group, kind or "term", term_id)
 
 
@@ -83,7 +84,7 @@ def _marks_from_form() -> dict[int, str]:
     return {
         int(key[5:]): value
         for key, value in request.form.items()
-        if key.startswith("mark_") and key[5:].isdigit()
+        if key.startswith("mark_") and is_number(key[5:])
     }
 
 
@@ -93,7 +94,7 @@ def save(group_id: int):
     """Marks as `mark_<student id>` fields (one via HTMX, all from the form), or `accept`."""
     group = _group(group_id)
     if not journal.teaches(g.person, group):
-        abort(403)  # another teacher's group: show nothing of it
+        abort(404)  # another teacher's group: show nothing of it
     values = _marks_from_form()
     period = None
     try:
@@ -144,7 +145,7 @@ def _viewable_class(class_id: int) -> SchoolClass:
     if school_class is None:
         abort(404)
     if not class_overview.may_view(g.person, g.role, school_class):
-        abort(403)
+        abort(404)
     return school_class
 
 
@@ -170,11 +171,11 @@ def class_view(class_id: int):
 def excuse(class_id: int):
     school_class = _viewable_class(class_id)
     if g.role.class_id != school_class.id:
-        abort(403)
+        abort(404)
     student = request.form.get("student", "")
     date_from, date_to = date_from_form("date_from"), date_from_form("date_to")
     try:
-        if not student.isdigit() or date_from is None or date_to is None:
+        if not is_number(student) or date_from is None or date_to is None:
             raise JournalError("Выберите ученика и укажите даты начала и окончания.")
         excuse = attendance.Excuse(
             int(student),
