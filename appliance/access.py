@@ -137,6 +137,20 @@ def teacher_group_ids(person: Person) -> set[int]:
     return {link.group_id for link in query}
 
 
+JOURNAL_READ_ALL = frozenset({"director", "deputy", "inspector"})
+
+
+def may_read_group(person: Person, active: ActiveRole, group: SubjectGroup) -> bool:
+    """Journal scope: a teacher reads own groups, a class teacher their class's, the office all."""
+    if active.role in JOURNAL_READ_ALL:
+        return True
+    if active.role == "class_teacher":
+        return group.school_class_id == active.class_id
+    if active.role == "teacher":
+        return group.id in teacher_group_ids(person)
+    return False
+
+
 def can_write_group(person: Person, active: ActiveRole, group: SubjectGroup) -> bool:
     return active.role == "teacher" and group.id in teacher_group_ids(person)
 

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import grading
-from .access import ActiveRole
+from .access import (
+    ActiveRole,
+    may_read_group,  # noqa: F401 - the pages read scope here
+)
 from .db import snapshot, write
 from .journal import JournalError, NotYourLesson, teaches
 from .models import (
@@ -57,15 +60,6 @@ def period_mark_uuid(group: SubjectGroup, student: Person, period: Period) -> st
 def period_mark_key(group_uuid: str, kind: str, term_uuid: str, student_uuid: str) -> str:
     """`period_mark_uuid` from plain uuids (for bulk-written rows such as the demo's)."""
     return str(uuid.uuid5(uuid.UUID(group_uuid), f"{kind}:{term_uuid}:{student_uuid}"))
-
-
-def may_read_group(person: Person, active: ActiveRole, group: SubjectGroup) -> bool:
-    """Teachers read their own groups, a class teacher their class's, the office all."""
-    if active.role == "teacher":
-        return teaches(person, group)
-    if active.role == "class_teacher":
-        return group.school_class_id == active.class_id
-    return active.role in {"director", "deputy", "inspector"}
 
 
 def _where(group: SubjectGroup, period: Period):

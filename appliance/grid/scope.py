@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .. import journal
-from ..access import ActiveRole
+from ..access import JOURNAL_READ_ALL as READ_ALL_ROLES
+from ..access import ActiveRole, may_read_group
 from ..models import (
     AcademicYear,
     Person,
@@ -18,19 +18,7 @@ from ..models import (
 )
 from ..school_calendar import SchoolCalendar, TermSpan, current_year
 
-READ_ALL_ROLES = frozenset({"director", "deputy", "inspector"})
 YEAR_PERIOD_ID = 0  # the whole academic year, for a school that has not set terms yet
-
-
-def may_read_group(person: Person, role: ActiveRole, group: SubjectGroup) -> bool:
-    """Teachers read their own groups, a class teacher their class's, the control roles all."""
-    if role.role in READ_ALL_ROLES:
-        return True
-    if role.role == "class_teacher":
-        return group.school_class_id == role.class_id
-    if role.role == "teacher":
-        return journal.teaches(person, group)
-    return False
 
 
 def readable_group(group_id: int, person: Person, role: ActiveRole) -> SubjectGroup | None:
