@@ -6,7 +6,7 @@ Nothing here touches the database; `appliance.journal` applies these rules to ro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 
 from .models import ATTENDANCE_CODES
 
@@ -66,16 +66,24 @@ def parse_attendance(raw: str) -> str:
 
 
 def weighted_average(marks: Iterable[tuple[str, int]]) -> Decimal | None:
-    """Σ(mark·weight)/Σweight over five-point marks (pass/fail marks do not count)."""
+    """Σ(mark·weight)/Σweight over five-point marks, cut to two decimals for display.
+
+    Cut, not rounded: 3.595… shows as 3.59, so a teacher never sees 3.60 next to a
+    suggested «3» when the school's threshold is 0.60.
+    """
+    exact = exact_average(marks)
+    return None if exact is None else exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def exact_average(marks: Iterable[tuple[str, int]]) -> Decimal | None:
+    """The unrounded weighted average (pass/fail marks do not count)."""
     total = Decimal(0)
     weights = 0
     for value, weight in marks:
         if value in FIVE_POINT and weight > 0:
             total += Decimal(value) * weight
             weights += weight
-    if not weights:
-        return None
-    return (total / weights).quantize(Decimal("0.01"))
+    return total / weights if weights else None
 
 
 def round_mark(average: Decimal, threshold: Decimal) -> int:
@@ -96,7 +104,8 @@ def suggest_period_mark(
             return NOT_ASSESSED
         return "зач" if values.count("зач") >= values.count("незач") else "незач"
     counted = [(value, weight) for value, weight in marks if value in FIVE_POINT]
-    average = weighted_average(counted)
+    # Round the exact average: 151/42 = 3.595… is shown as 3.60 but is below 3.60.
+    average = exact_average(counted)
     if average is None or len(counted) < min_marks:
         return NOT_ASSESSED
     return str(round_mark(average, threshold))

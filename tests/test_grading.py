@@ -90,3 +90,10 @@ def test_average_stays_within_the_marks(marks):
     assert min(values) <= average <= max(values)
     suggested = int(grading.suggest_period_mark(marks, "five", Decimal("0.6"), 1))
     assert min(values) <= suggested <= max(values)
+
+
+def test_the_suggestion_rounds_the_exact_average_not_the_displayed_one():
+    # 4·(10+10+5) + 3·(10+5+2) = 151 over 42 = 3.5952…: a «3», and shown as 3.59.
+    marks = [("4", 10), ("4", 10), ("4", 5), ("3", 10), ("3", 5), ("3", 2)]
+    assert grading.weighted_average(marks) == Decimal("3.59")
+    assert grading.suggest_period_mark(marks, "five", Decimal("0.60"), 3) == "3"
