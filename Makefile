@@ -32,6 +32,7 @@ test: lint
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/pages.py --quick
+	$(BIN)/python bench/journal.py --quick
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache
