@@ -257,27 +257,13 @@ def set_mark(
         # Read under the write lock: two saves of one cell (a retry, a double key press)
         # then update one row in turn instead of both inserting it.
         existing = Mark.get_or_none((Mark.assignment == assignment) & (Mark.student == student))
-        if not value:
-            if existing is not None:
-                before = snapshot(existing)
-                existing.delete_instance()
-                rec.record("mark.delete", existing, before=before, sync=True, op="delete")
-            return None
-        if existing is not None and existing.value == value:
-            return existing
-        before = snapshot(existing)
-        mark = existing or Mark(
+        fresh = Mark(
             uuid=cell_uuid(assignment.uuid, student),
             assignment=assignment,
             student=student,
             created_by=user,
         )
-        mark.value = value
-        mark.updated_at = now()
-        mark.published_at = published_at_for_new_change()
-        mark.save()
-        rec.record("mark.set", mark, before=before, sync=True)
-    return mark
+        return _put_cell(rec, "mark", existing, fresh, "value", value)
 
 
 def set_attendance(
@@ -294,26 +280,36 @@ def set_attendance(
         if (code or existing is not None) and lesson.state != "held":
             # The roll was called: the lesson took place (audited and sent like any change).
             _save_lesson(lesson, "lesson.held", user=user, ip=ip, state="held")
-        if not code:
-            if existing is not None:
-                before = snapshot(existing)
-                existing.delete_instance()
-                rec.record("attendance.delete", existing, before=before, sync=True, op="delete")
-            return None
-        if existing is not None and existing.code == code:
-            return existing
-        before = snapshot(existing)
-        row = existing or Attendance(
+        fresh = Attendance(
             uuid=cell_uuid(lesson.uuid, student),
             lesson=lesson,
             student=student,
             created_by=user,
         )
-        row.code = code
-        row.updated_at = now()
-        row.published_at = published_at_for_new_change()
-        row.save()
-        rec.record("attendance.set", row, before=before, sync=True)
+        return _put_cell(rec, "attendance", existing, fresh, "code", code)
+
+
+def _put_cell(rec, kind: str, existing, fresh, field: str, value: str):
+    """Set, change or (empty value) clear one journal cell; audited and queued.
+
+    Runs inside the caller's write transaction; `fresh` is the row to insert when the
+    cell is empty. Returns the stored row, or None for a cleared cell.
+    """
+    if not value:
+        if existing is not None:
+            before = snapshot(existing)
+            existing.delete_instance()
+            rec.record(f"{kind}.delete", existing, before=before, sync=True, op="delete")
+        return None
+    if existing is not None and getattr(existing, field) == value:
+        return existing
+    before = snapshot(existing)
+    row = existing or fresh
+    setattr(row, field, value)
+    row.updated_at = now()
+    row.published_at = published_at_for_new_change()
+    row.save()
+    rec.record(f"{kind}.set", row, before=before, sync=True)
     return row
 
 
