@@ -153,6 +153,33 @@ def cell_uuid(row_uuid: str, student: Person) -> str:
     return str(uuid.uuid5(uuid.UUID(row_uuid), student.uuid))
 
 
+def marks_in_period(
+    group: SubjectGroup, starts: dt.date, ends: dt.date, student_id: int | None = None
+) -> dict[int, list[tuple[str, int]]]:
+    """Each student's (value, weight) marks on the group's lessons of a period.
+
+    The one definition behind the grid's and the period sheet's averages (lessons in the
+    dates, not cancelled); the class overview applies the same criteria to all its
+    groups in one query (`class_overview.class_overview`).
+    """
+    query = (
+        Mark.select(Mark.student, Mark.value, Assignment.weight)
+        .join(Assignment)
+        .join(Lesson)
+        .where(
+            (Lesson.group == group)
+            & Lesson.date.between(starts, ends)
+            & (Lesson.state != "cancelled")
+        )
+    )
+    if student_id is not None:
+        query = query.where(Mark.student == student_id)
+    found: dict[int, list[tuple[str, int]]] = {}
+    for student, value, weight in query.tuples():
+        found.setdefault(student, []).append((value, weight))
+    return found
+
+
 # --- lesson content -----------------------------------------------------------------
 
 

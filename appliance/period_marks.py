@@ -20,11 +20,8 @@ from .access import (
     may_read_group,  # noqa: F401 - the pages read scope here
 )
 from .db import snapshot, write
-from .journal import JournalError, NotYourLesson, teaches
+from .journal import JournalError, NotYourLesson, marks_in_period, teaches
 from .models import (
-    Assignment,
-    Lesson,
-    Mark,
     PeriodMark,
     Person,
     School,
@@ -69,21 +66,7 @@ def _where(group: SubjectGroup, period: Period):
 
 def _lesson_marks(group: SubjectGroup, period: Period) -> dict[int, list[tuple[str, int]]]:
     """Each student's (value, weight) marks of the group's lessons in the period."""
-    rows = (
-        Mark.select(Mark.student, Mark.value, Assignment.weight)
-        .join(Assignment)
-        .join(Lesson)
-        .where(
-            (Lesson.group == group)
-            & Lesson.date.between(period.starts, period.ends)
-            & (Lesson.state != "cancelled")
-        )
-        .tuples()
-    )
-    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for student_id, value, weight in rows:
-        found[student_id].append((value, weight))
-    return found
+    return defaultdict(list, marks_in_period(group, period.starts, period.ends))
 
 
 @dataclass

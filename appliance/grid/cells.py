@@ -36,17 +36,8 @@ def student_summary(group: SubjectGroup, period_id: int, student_id: int) -> Sum
     period = next((p for p in periods_of(group) if p.id == period_id), None)
     if period is None:
         return None
-    weighted = list(
-        Mark.select(Mark.value, Assignment.weight)
-        .join(Assignment)
-        .join(Lesson)
-        .where(
-            (Lesson.group == group)
-            & Lesson.date.between(period.starts, period.ends)
-            & (Lesson.state != "cancelled")
-            & (Mark.student == student_id)
-        )
-        .tuples()
+    weighted = journal.marks_in_period(group, period.starts, period.ends, student_id).get(
+        student_id, []
     )
     return Summary(student_id, grading.weighted_average(weighted), len(weighted))
 
