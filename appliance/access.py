@@ -17,6 +17,7 @@ from .models import (
     Person,
     RoleGrant,
     SchoolClass,
+    Subject,
     SubjectGroup,
     SubjectGroupStudent,
     SubjectGroupTeacher,
@@ -149,6 +150,41 @@ def may_read_group(person: Person, active: ActiveRole, group: SubjectGroup) -> b
     if active.role == "teacher":
         return group.id in teacher_group_ids(person)
     return False
+
+
+def groups_in_scope(
+    person: Person, active: ActiveRole, class_id: int | None = None
+) -> list[SubjectGroup]:
+    """The current year's groups (no drafts) the role may read, by class then subject.
+
+    The list form of `may_read_group`: the journal, the period sheets and the deputy's
+    control page all list exactly these.
+    """
+    from .school_calendar import current_year  # the calendar imports nothing of access
+
+    year = current_year()
+    if year is None:
+        return []
+    query = (
+        SubjectGroup.select(SubjectGroup, SchoolClass, Subject)
+        .join(SchoolClass)
+        .switch(SubjectGroup)
+        .join(Subject)
+        .where((SubjectGroup.year == year) & ~SubjectGroup.is_draft)
+    )
+    if active.role == "teacher":
+        mine = SubjectGroupTeacher.select(SubjectGroupTeacher.group).where(
+            SubjectGroupTeacher.teacher == person
+        )
+        query = query.where(SubjectGroup.id.in_(mine))
+    elif active.role == "class_teacher":
+        query = query.where(SubjectGroup.school_class == active.class_id)
+    elif active.role not in JOURNAL_READ_ALL:
+        return []
+    if class_id is not None:
+        query = query.where(SubjectGroup.school_class == class_id)
+    order = (SchoolClass.grade, SchoolClass.letter, Subject.sort_order, Subject.name)
+    return list(query.order_by(*order, SubjectGroup.subgroup))
 
 
 def can_write_group(person: Person, active: ActiveRole, group: SubjectGroup) -> bool:

@@ -15,27 +15,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import grading
-from .access import (
-    ActiveRole,
-    may_read_group,  # noqa: F401 - the pages read scope here
-)
 from .db import snapshot, write
 from .journal import JournalError, NotYourLesson, marks_in_period, teaches
 from .models import (
     PeriodMark,
     Person,
     School,
-    SchoolClass,
-    Subject,
     SubjectGroup,
-    SubjectGroupTeacher,
     Term,
     Unlock,
     User,
     now,
 )
 from .publishing import published_at_for_new_change
-from .school_calendar import current_year
 from .terms import Period, grade_terms, group_members, whole_year
 
 
@@ -290,36 +282,3 @@ def accept_suggestions(
             "изменить отметки можно только с разрешения заместителя директора."
         )
     return save_period_marks(group, period, values, user=user, ip=ip, today=today)
-
-
-def visible_groups(
-    person: Person, active: ActiveRole, class_id: int | None = None
-) -> list[SubjectGroup]:
-    """The current year's groups the active role reads, by class then subject."""
-    year = current_year()
-    if year is None:
-        return []
-    query = (
-        SubjectGroup.select(SubjectGroup, SchoolClass, Subject)
-        .join(SchoolClass)
-        .switch(SubjectGroup)
-        .join(Subject)
-        .where((SubjectGroup.year == year) & ~SubjectGroup.is_draft)
-    )
-    if active.role == "teacher":
-        mine = SubjectGroupTeacher.select(SubjectGroupTeacher.group).where(
-            SubjectGroupTeacher.teacher == person
-        )
-        query = query.where(SubjectGroup.id.in_(mine))
-    elif active.role == "class_teacher":
-        query = query.where(SubjectGroup.school_class == active.class_id)
-    elif active.role not in {"director", "deputy", "inspector"}:
-        return []
-    if class_id is not None:
-        query = query.where(SubjectGroup.school_class == class_id)
-    return list(
-        query.order_by(
-            SchoolClass.grade, SchoolClass.letter, Subject.sort_order, Subject.name,
-            SubjectGroup.subgroup,
-        )
-    )  # fmt: skip

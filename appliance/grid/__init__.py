@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from .cells import CellHistory, Change, MarkSaved, Summary, cell_history, save_mark, student_summary
 from .scope import (
-    READ_ALL_ROLES,
     YEAR_PERIOD_ID,
     ClassGroups,
     Period,
@@ -31,7 +30,6 @@ from .scope import (
 from .table import Column, Grid, LessonHead, Row, load_grid
 
 __all__ = [
-    "READ_ALL_ROLES",
     "YEAR_PERIOD_ID",
     "CellHistory",
     "Change",

@@ -5,18 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..access import JOURNAL_READ_ALL as READ_ALL_ROLES
-from ..access import ActiveRole, may_read_group
+from ..access import ActiveRole, groups_in_scope, may_read_group
 from ..models import (
     AcademicYear,
     Person,
     SchoolClass,
     Subject,
     SubjectGroup,
-    SubjectGroupTeacher,
     Term,
 )
-from ..school_calendar import SchoolCalendar, TermSpan, current_year
+from ..school_calendar import SchoolCalendar, TermSpan
 
 YEAR_PERIOD_ID = 0  # the whole academic year, for a school that has not set terms yet
 
@@ -45,35 +43,9 @@ class ClassGroups:
 
 
 def readable_groups(person: Person, role: ActiveRole) -> list[ClassGroups]:
-    """The current year's groups the role may open, by class (grade, letter) and subject."""
-    year = current_year()
-    if year is None:
-        return []
-    query = (
-        SubjectGroup.select(SubjectGroup, SchoolClass, Subject)
-        .join(SchoolClass)
-        .switch(SubjectGroup)
-        .join(Subject)
-        .where(SubjectGroup.year == year)
-        .order_by(
-            SchoolClass.grade,
-            SchoolClass.letter,
-            Subject.sort_order,
-            Subject.name,
-            SubjectGroup.subgroup,
-        )
-    )
-    if role.role == "teacher":
-        own = SubjectGroupTeacher.select(SubjectGroupTeacher.group).where(
-            SubjectGroupTeacher.teacher == person
-        )
-        query = query.where(SubjectGroup.id.in_(own))
-    elif role.role == "class_teacher":
-        query = query.where(SubjectGroup.school_class == role.class_id)
-    elif role.role not in READ_ALL_ROLES:
-        return []
+    """The groups the role may open (`access.groups_in_scope`), in sections by class."""
     sections: dict[int, ClassGroups] = {}
-    for group in query:
+    for group in groups_in_scope(person, role):
         section = sections.setdefault(group.school_class_id, ClassGroups(group.school_class, []))
         section.groups.append(group)
     return list(sections.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from .. import journal_control, period_marks, terms, work_types
+from .. import access, journal_control, terms, work_types
 from ..journal import JournalError
 from ..models import School, SubjectGroup, WorkType
 from ..numbers import is_number
@@ -25,7 +25,7 @@ def _index_page(status: int = 200):
         school=School.get(),
         deadlines=journal_control.mark_deadlines(),
         unlocks=journal_control.recent_unlocks(),
-        groups=period_marks.visible_groups(g.person, g.role),
+        groups=access.groups_in_scope(g.person, g.role),
         teachers=journal_control.teachers(),
         form=request.form,
     ), status

@@ -26,7 +26,7 @@ def _group(group_id: int) -> SubjectGroup:
 
 def _readable_group(group_id: int) -> SubjectGroup:
     group = _group(group_id)
-    if not period_marks.may_read_group(g.person, g.role, group):
+    if not access.may_read_group(g.person, g.role, group):
         abort(404)  # out of scope looks like missing (docs/access.md)
     return group
 
@@ -59,7 +59,7 @@ def _sheet_page(group, period, status=200, typed=None):
 @requires("journal", "read")
 def index():
     class_id = request.args.get("class_id", type=int)
-    groups = period_marks.visible_groups(g.person, g.role, class_id)
+    groups = access.groups_in_scope(g.person, g.role, class_id)
     office = g.role.role in {"director", "deputy", "inspector"}
     return render_template(
         "periods/index.html",
@@ -203,7 +203,7 @@ def excuse(class_id: int):
 @requires("journal", "read")
 def progress():
     class_id = request.args.get("class_id", type=int)
-    groups = period_marks.visible_groups(g.person, g.role, class_id)
+    groups = access.groups_in_scope(g.person, g.role, class_id)
     office = g.role.role in {"director", "deputy", "inspector"}
     return render_template(
         "periods/progress.html",
