@@ -11,6 +11,7 @@ from appliance.config import load_settings
 from appliance.db import migrate, open_database
 from appliance.web import create_app
 
+from .browser_support import system_chromium
 from .factories import SchoolFactory
 
 CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -92,6 +93,15 @@ def client(app):
 @pytest.fixture
 def browser(client):
     return Browser(client)
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The system Chromium for Playwright, or a skip that says how to get it."""
+    path = system_chromium()
+    if path is None:
+        pytest.skip("no system Chromium: install the Debian package chromium (.ci/run does)")
+    return path
 
 
 @pytest.fixture

@@ -7,63 +7,12 @@ Playwright drives the Debian `chromium` package; it never downloads a browser
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from waitress import create_server, wasyncore
 
-from .factories import PASSWORD
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-HOST = "127.0.0.1"
-TIMEOUT_MS = 5_000  # a local page that needs longer than this is a failure anyway
-
-
-def system_chromium() -> str | None:
-    for candidate in ("chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
-@contextmanager
-def served(app) -> Iterator[str]:
-    """Serve `app` with waitress on a free local port; yield its base URL."""
-    server = create_server(app, host=HOST, port=0, threads=2)
-    loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
-    loop.start()
-    try:
-        yield f"http://{HOST}:{server.effective_port}"
-    finally:
-        # Close the listening socket (server.close()) and every open connection from
-        # inside the loop's own thread, so select() never sees a closed descriptor;
-        # the loop then ends because its map is empty.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        loop.join(timeout=5)
-        server.task_dispatcher.shutdown()
-        assert not loop.is_alive(), "waitress did not stop"
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    path = system_chromium()
-    if path is None:
-        pytest.skip("no system Chromium: install the Debian package chromium (.ci/run does)")
-    return path
+from .browser_support import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served
 
 
 @pytest.fixture
@@ -72,20 +21,13 @@ def base_url(app, school) -> Iterator[str]:
         yield url
 
 
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Логин").fill(username)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-
-
 @pytest.mark.browser
-def test_teacher_logs_in_sees_day_and_logs_out(chromium_path, base_url, tmp_path):
+def test_teacher_logs_in_sees_day_and_logs_out(chromium, base_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     requested: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale="ru-RU")
             context.set_default_timeout(TIMEOUT_MS)

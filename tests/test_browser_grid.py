@@ -16,17 +16,9 @@ import pytest
 from appliance.db import write
 from appliance.models import Assignment, Attendance, Lesson, Mark, WorkType
 
-from .test_browser import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served, system_chromium
+from .browser_support import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served
 
 RECONNECT_MS = 20_000  # retries back off; the `online` event cuts the wait short
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = system_chromium()
-    if path is None:
-        pytest.skip("no system Chromium: install the Debian package chromium (.ci/run does)")
-    return path
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from appliance.school_calendar import (
 )
 from appliance.web import create_app
 
-from .test_browser import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served, system_chromium
+from .browser_support import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served
 
 GRADE = 5
 
@@ -76,14 +76,6 @@ def frozen_datetime(day: dt.date) -> types.SimpleNamespace:
 
     names = {name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")}
     return types.SimpleNamespace(**{**names, "date": FrozenDate})
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = system_chromium()
-    if path is None:
-        pytest.skip("no system Chromium: install the Debian package chromium (.ci/run does)")
-    return path
 
 
 @pytest.fixture

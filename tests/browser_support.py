@@ -1,0 +1,62 @@
+"""Serving the app for real and finding the system Chromium, for the browser tests.
+
+Playwright drives the Debian `chromium` package; it never downloads a browser
+(`playwright install` is not part of this project).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from waitress import create_server, wasyncore
+
+from .factories import PASSWORD
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+HOST = "127.0.0.1"
+TIMEOUT_MS = 5_000  # a local page that needs longer than this is a failure anyway
+
+
+def system_chromium() -> str | None:
+    for candidate in ("chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """Serve `app` with waitress on a free local port; yield its base URL."""
+    server = create_server(app, host=HOST, port=0, threads=2)
+    loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
+    loop.start()
+    try:
+        yield f"http://{HOST}:{server.effective_port}"
+    finally:
+        # Close the listening socket (server.close()) and every open connection from
+        # inside the loop's own thread, so select() never sees a closed descriptor;
+        # the loop then ends because its map is empty.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        loop.join(timeout=5)
+        server.task_dispatcher.shutdown()
+        assert not loop.is_alive(), "waitress did not stop"
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Логин").fill(username)
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Войти").click()
