@@ -84,6 +84,24 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "audit": {READ: frozenset({"director", "admin", "inspector"})},
     # a student's diary: the student themself, a parent for their children
     "diary": {READ: frozenset({"student", "parent"})},
+    # the year's plan: calendar, terms and deadlines, bells, curriculum, subject groups,
+    # the timetable and its one-off changes, the year rollover (§7.5: the deputy)
+    "planning": {
+        READ: frozenset({"director", "deputy", "inspector"}),
+        WRITE: frozenset({"deputy"}),
+    },
+    # a subject group's КТП: its teacher imports, edits and submits it (§7.4)
+    "ktp": {
+        READ: frozenset({"director", "deputy", "teacher", "inspector"}),
+        WRITE: frozenset({"teacher"}),
+    },
+    # checking КТП: the deputy approves or returns with a comment (§7.5)
+    "ktp_review": {
+        READ: frozenset({"director", "deputy", "inspector"}),
+        WRITE: frozenset({"deputy"}),
+    },
+    # the timetable as each person needs it: everyone, narrowed to what concerns them
+    "timetable": {READ: ALL},
 }
 
 # Permissions that only make sense within a class scope.

@@ -10,17 +10,25 @@ from appliance.models import (
     AcademicYear,
     Bell,
     BellSchedule,
+    CurriculumLine,
     Enrollment,
     Guardian,
     Lesson,
+    NonSchoolDay,
     Person,
+    Plan,
+    PlanLesson,
     RoleGrant,
+    Room,
     School,
     SchoolClass,
     Subject,
     SubjectGroup,
     SubjectGroupStudent,
     SubjectGroupTeacher,
+    Term,
+    TimetableChange,
+    TimetableEntry,
     User,
 )
 from appliance.passwords import hash_password
@@ -36,6 +44,7 @@ class SchoolFactory:
     students: dict[str, list[Person]] = field(default_factory=dict)  # class → students
     parents: dict[str, Person] = field(default_factory=dict)  # student last name → parent
     group: SubjectGroup | None = None
+    planning: dict[str, object] = field(default_factory=dict)  # filled by add_planning()
 
     @staticmethod
     def person(last: str, first: str, middle: str = "", staff: bool = False) -> Person:
@@ -130,6 +139,89 @@ class SchoolFactory:
             for number, day in ((1, today), (2, today), (1, next_day)):
                 Lesson.create(group=f.group, date=day, number=number, teacher=teacher)
         return f
+
+    def add_planning(self) -> dict[str, object]:
+        """The year's plan around the math group: terms, a holiday, a room, the curriculum
+        line, a timetable entry (today's weekday, lesson 1), a one-off change next week
+        and an approved КТП. Opt-in, so older tests keep their bare school; idempotent."""
+        if self.planning:
+            return self.planning
+        year, group = self.year, self.group
+        s = year.starts
+        with write():
+            quarters = [
+                (s, dt.date(s.year, 10, 26)),
+                (dt.date(s.year, 11, 5), dt.date(s.year, 12, 28)),
+                (dt.date(s.year + 1, 1, 9), dt.date(s.year + 1, 3, 22)),
+                (dt.date(s.year + 1, 4, 1), dt.date(s.year + 1, 5, 26)),
+            ]
+            terms = [
+                Term.create(
+                    year=year,
+                    kind="quarter",
+                    number=n,
+                    name=f"{n} четверть",
+                    starts=a,
+                    ends=b,
+                    grade_from=2,
+                    grade_to=9,
+                    mark_deadline=b + dt.timedelta(days=3),
+                )
+                for n, (a, b) in enumerate(quarters, 1)
+            ]
+            for n, (a, b) in enumerate(
+                (
+                    (s, dt.date(s.year, 12, 28)),
+                    (dt.date(s.year + 1, 1, 9), dt.date(s.year + 1, 5, 26)),
+                ),
+                1,
+            ):
+                Term.create(
+                    year=year,
+                    kind="half",
+                    number=n,
+                    name=f"{n} полугодие",
+                    starts=a,
+                    ends=b,
+                    grade_from=10,
+                    grade_to=11,
+                )
+            holiday = NonSchoolDay.create(
+                year=year,
+                date=dt.date(s.year, 11, 4),
+                kind="holiday",
+                note="День народного единства",
+            )
+            room = Room.create(name="204", capacity=30)
+            line = CurriculumLine.create(
+                year=year, grade=5, subject=group.subject, hours_week=5, hours_year=170
+            )
+            today = dt.date.today()
+            weekday = today.isoweekday() if today.isoweekday() <= 5 else 1
+            entry = TimetableEntry.create(
+                group=group, weekday=weekday, number=1, room=room, valid_from=year.starts
+            )
+            change = TimetableChange.create(
+                date=today + dt.timedelta(days=7 - today.weekday() + weekday - 1),
+                entry=entry,
+                kind="cancelled",
+                reason="Методический день",
+            )
+            plan = Plan.create(group=group, version=1, state="approved", source="тест")
+            for n, topic in enumerate(
+                ("Натуральные числа", "Сложение и вычитание", "Умножение"), 1
+            ):
+                PlanLesson.create(plan=plan, position=n, section="Числа", topic=topic)
+        self.planning = {
+            "terms": terms,
+            "holiday": holiday,
+            "room": room,
+            "line": line,
+            "entry": entry,
+            "change": change,
+            "plan": plan,
+        }
+        return self.planning
 
     def role_key(self, role: str) -> str:
         if role == "class_teacher":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance import access
-from appliance.models import Lesson, User
+from appliance.models import BellSchedule, Lesson, User
 
 from .factories import PASSWORD
 
@@ -69,7 +69,18 @@ def test_every_route_is_documented_with_its_rule(app):
 
 def sample_args(school) -> dict[str, object]:
     ivanov = school.students["5А"][0]
+    plan = school.add_planning()
     return {
+        "year_id": school.year.id,
+        "term_id": plan["terms"][0].id,
+        "day_id": plan["holiday"].id,
+        "schedule_id": BellSchedule.get().id,
+        "subject_id": school.group.subject_id,
+        "line_id": plan["line"].id,
+        "plan_id": plan["plan"].id,
+        "entry_id": plan["entry"].id,
+        "change_id": plan["change"].id,
+        "room_id": plan["room"].id,
         "class_id": school.classes["5А"].id,
         "student_id": ivanov.id,
         "parent_id": school.parents["Иванов"].id,

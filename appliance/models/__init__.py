@@ -12,6 +12,7 @@ from .comms import (
     MessageThread,
     Notification,
     ThreadParticipant,
+    UserNotice,
 )
 from .curriculum import (
     CurriculumLine,
@@ -76,6 +77,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     MessageAttachment,
     Announcement,
     Notification,
+    UserNotice,
     AuditEntry,
     LoginEvent,
     PersonalDataView,

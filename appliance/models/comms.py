@@ -73,3 +73,16 @@ class Notification(SyncedModel):
     payload = TextField(default="{}")
     sent_at = DateTimeField(null=True)
     read_at = DateTimeField(null=True)
+
+
+class UserNotice(BaseModel):
+    """A short notice on a person's first page: a timetable change, a returned КТП …"""
+
+    KINDS = ("timetable", "ktp", "system")
+
+    user = ForeignKeyField(User, backref="notices", on_delete="CASCADE")
+    kind = CharField(default="system")
+    text = TextField()
+    link = CharField(default="")
+    created_at = DateTimeField(default=now, index=True)
+    read_at = DateTimeField(null=True)

@@ -29,6 +29,7 @@ class Plan(SyncedModel):
     submitted_at = DateTimeField(null=True)
     decided_at = DateTimeField(null=True)
     decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    source = CharField(default="")  # «импорт: ktp.xlsx», «копия КТП 5Б» …
 
     class Meta:
         indexes = ((("group", "version"), True),)

@@ -208,9 +208,45 @@ def _render_error(code: int, message: str):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import admin, auth, classes, control, diary, grid, health, home, lessons, periods, setup
+    from . import (
+        admin,
+        auth,
+        calendar,
+        classes,
+        control,
+        curriculum,
+        diary,
+        grid,
+        groups,
+        health,
+        home,
+        ktp,
+        lessons,
+        periods,
+        setup,
+        timetable,
+        years,
+    )
 
-    blueprints = (admin, auth, classes, control, diary, grid, health, home, lessons, periods, setup)
+    blueprints = (
+        admin,
+        auth,
+        calendar,
+        classes,
+        control,
+        curriculum,
+        diary,
+        grid,
+        groups,
+        health,
+        home,
+        ktp,
+        lessons,
+        periods,
+        setup,
+        timetable,
+        years,
+    )
     for module in blueprints:
         app.register_blueprint(module.bp)
 
