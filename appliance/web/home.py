@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, render_template
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
-from .. import access, dashboard
+from .. import access, dashboard, notices
 from ..models import SchoolClass
 from . import settings_of
-from .guard import requires
+from .guard import client_ip, requires
 
 bp = Blueprint("home", __name__)
 
@@ -34,7 +34,17 @@ def index():
         context["overview"] = dashboard.admin_overview(settings_of(current_app).data_dir)
     else:  # director, deputy, inspector
         context["overview"] = dashboard.school_overview()
+    context["notices"] = notices.unread(g.user)
     return render_template(f"home/{role}.html", **context)
+
+
+@bp.route("/notices/read", methods=["POST"])
+@requires("own", "write")
+def notices_read():
+    """Mark one notice read (``notice``), or all of the user's notices."""
+    raw = request.form.get("notice", "")
+    notices.mark_read(g.user, int(raw) if raw.isdigit() else None, ip=client_ip())
+    return redirect(url_for("home.index"))
 
 
 def _child_day(student):

@@ -1,0 +1,50 @@
+"""The deputy's plan of the year: one page that says what is done and what is next."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from .. import planning_status
+from ..years import planning_years, selected_year
+from .guard import requires
+
+bp = Blueprint("planning", __name__, url_prefix="/planning")
+
+# checklist step → the page where it is done (endpoint, or None while it has no page)
+STEP_PAGES = {
+    "calendar": "calendar.index",
+    "curriculum": "curriculum.index",
+    "classes": "curriculum.classes",
+    "groups": "groups.index",
+    "timetable": "timetable.overview",
+    "lessons": "lessons.regenerate",
+    "ktp": "ktp.review",
+}
+
+
+def _conflict_count(year) -> int | None:
+    """Conflicts in the year's timetable, when the timetable package offers a checker."""
+    try:
+        from ..timetable.conflicts import count_conflicts
+    except ImportError:
+        return None
+    return count_conflicts(year)
+
+
+@bp.route("/")
+@requires("planning", "read")
+def index():
+    year = selected_year(request.args.get("year"))
+    if year is None and request.args.get("year"):
+        abort(404)
+    steps = planning_status.year_status(year, _conflict_count(year)) if year else []
+    links = {
+        key: url_for(endpoint, year=year.id)
+        for key, endpoint in STEP_PAGES.items()
+        if year is not None and endpoint in current_app.view_functions
+    }
+    if "years.index" in current_app.view_functions:
+        links["years"] = url_for("years.index")
+    return render_template(
+        "planning/index.html", year=year, years=planning_years(), steps=steps, links=links
+    )
