@@ -257,3 +257,8 @@ def doctor(data: str) -> None:
     report["integrity_check"] = integrity_check()
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     sys.exit(0 if report["ok"] and report["integrity_check"] == "ok" else 1)
+
+
+from .cli_year import year as year_group  # noqa: E402  (the group imports cli lazily)
+
+main.add_command(year_group)

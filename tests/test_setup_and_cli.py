@@ -8,6 +8,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.config import load_settings
+from appliance.db import latest_version
 from appliance.models import RoleGrant, User
 from appliance.web import create_app
 
@@ -95,7 +96,11 @@ def test_console_user_lifecycle(tmp_path, runner):
 
 def test_migrate_command_reports_the_schema_version(tmp_path, runner):
     result = runner.invoke(main, ["migrate", "--data", str(tmp_path / "m")])
-    assert result.exit_code == 0 and "Версия схемы: 1" in result.output
+    assert result.exit_code == 0
+    assert "применена 0001_initial.sql" in result.output
+    assert f"Версия схемы: {latest_version()}" in result.output
+    again = runner.invoke(main, ["migrate", "--data", str(tmp_path / "m")])
+    assert "применена" not in again.output
 
 
 @pytest.mark.parametrize(
@@ -113,6 +118,10 @@ def test_migrate_command_reports_the_schema_version(tmp_path, runner):
         ["users", "lock"],
         ["users", "unlock"],
         ["users", "list"],
+        ["year"],
+        ["year", "list"],
+        ["year", "rollover"],
+        ["year", "switch"],
     ],
 )
 def test_every_command_has_russian_help(runner, command):
@@ -133,7 +142,7 @@ def test_doctor_reports_a_healthy_box(tmp_path, runner):
 def test_healthz_reports_database_schema_disk_and_outbox(client, school):
     report = client.get("/healthz").get_json()
     assert report["database"] == "ok"
-    assert report["schema_version"] == report["schema_latest"] == 1
+    assert report["schema_version"] == report["schema_latest"] == latest_version() >= 2
     assert report["app_version"]
     assert report["free_disk_mb"] > 0
     assert "oldest_unsent_outbox" in report
