@@ -42,6 +42,8 @@ NAVIGATION = [
     ("periods.progress", "Выполнение КТП", "journal", "read"),
     ("control.index", "Контроль журнала", "journal_control", "read"),
     ("planning.index", "План года", "planning", "read"),
+    ("ktp.index", "КТП", "ktp", "read"),
+    ("ktp.review", "Проверка КТП", "ktp_review", "read"),
     ("lessons.regenerate", "Уроки по расписанию", "journal_control", "write"),
     ("classes.index", "Классы", "class", "read"),
     ("admin.staff", "Сотрудники", "staff", "read"),
