@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ class CellError(ValueError):
 
 # --- reading a file into rows of text -------------------------------------------------------
 
-MAX_ROWS = 2000  # of the file, blank ones included: far more than any class list
+MAX_ROWS = 2000  # of the file, blank ones included: far more than any class list or КТП
 MAX_COLUMNS = 60
 CSV_DELIMITERS = (";", "\t", ",")
 CSV_SAMPLE_LINES = 30
@@ -37,13 +38,17 @@ class ImportFileError(ValueError):
     """The file cannot be read at all (message in Russian)."""
 
 
-def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """The first sheet of an .xlsx or a .csv as rows of stripped strings (row i = line i+1)."""
+def read_table(filename: str, data: bytes, *, max_rows: int = MAX_ROWS) -> list[list[str]]:
+    """The first sheet of an .xlsx or a .csv as rows of stripped strings (row i = line i+1).
+
+    ``max_rows`` bounds what one upload may hold (blank rows count): a school's
+    timetable is longer than a class list.
+    """
     name = filename.lower().strip()
     if name.endswith(".xlsx"):
-        rows = _read_xlsx(data)
+        rows = _read_xlsx(data, max_rows)
     elif name.endswith(".csv"):
-        rows = _read_csv(data)
+        rows = _read_csv(data, max_rows)
     elif name.endswith(".xls"):
         raise ImportFileError(
             "Файлы .xls (Excel 97–2003) не поддерживаются: сохраните файл как .xlsx или CSV."
@@ -73,11 +78,14 @@ def _trimmed(values: Sequence[Any]) -> list[str]:
     return row
 
 
-def _too_long() -> ImportFileError:
-    return ImportFileError(f"В файле больше {MAX_ROWS} строк — это не список класса.")
+def _too_long(max_rows: int) -> ImportFileError:
+    return ImportFileError(
+        f"В файле больше {max_rows} строк: это больше, чем бывает в таком списке. "
+        "Проверьте, тот ли файл выбран."
+    )
 
 
-def _read_xlsx(data: bytes) -> list[list[str]]:
+def _read_xlsx(data: bytes, max_rows: int) -> list[list[str]]:
     from openpyxl import load_workbook
 
     rows: list[list[str]] = []
@@ -90,8 +98,8 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
                 sheet = book.worksheets[0]
                 sheet.reset_dimensions()  # some programs write a wrong size: read what is there
                 for values in sheet.iter_rows(values_only=True):
-                    if len(rows) >= MAX_ROWS:
-                        raise _too_long()
+                    if len(rows) >= max_rows:
+                        raise _too_long(max_rows)
                     rows.append(_trimmed(values))
             finally:
                 book.close()
@@ -104,7 +112,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     return rows
 
 
-def _decode(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
     """UTF-8 (BOM or not) when it decodes strictly, else Windows-1251 (Russian Excel)."""
     encodings = ["utf-8-sig", "cp1251"]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's «Unicode text»
@@ -120,25 +128,33 @@ def _decode(data: bytes) -> str:
 
 
 def sniff_delimiter(lines: Sequence[str]) -> str:
-    """The delimiter that splits the widest line (the header) into the most cells."""
-    best, best_width = CSV_DELIMITERS[0], 0
+    """The delimiter that splits the sample into the most consistent table.
+
+    Each candidate is scored by how many lines share its most common width (more than
+    one cell), then by that width. Counting only the widest line picks «,» for a «;»
+    file whose homework column is full of commas; consistency does not.
+    """
+    best, best_score = CSV_DELIMITERS[0], (0, 0)
     for delimiter in CSV_DELIMITERS:
-        width = max((len(r) for r in csv.reader(lines, delimiter=delimiter)), default=0)
-        if width > best_width:
-            best, best_width = delimiter, width
+        widths = Counter(len(row) for row in csv.reader(lines, delimiter=delimiter) if len(row) > 1)
+        if not widths:
+            continue
+        width, count = max(widths.items(), key=lambda item: (item[1], item[0]))
+        if (count, width) > best_score:
+            best, best_score = delimiter, (count, width)
     return best
 
 
-def _read_csv(data: bytes) -> list[list[str]]:
-    text = _decode(data)
+def _read_csv(data: bytes, max_rows: int) -> list[list[str]]:
+    text = decode_text(data)
     if "\x00" in text:
         raise ImportFileError("Это не текстовый CSV-файл.")
     delimiter = sniff_delimiter(text.splitlines()[:CSV_SAMPLE_LINES])
     rows = []
     try:
         for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-            if len(rows) >= MAX_ROWS:
-                raise _too_long()
+            if len(rows) >= max_rows:
+                raise _too_long(max_rows)
             rows.append(_trimmed(record))
     except csv.Error as exc:
         raise ImportFileError(f"CSV-файл испорчен: {exc}.") from exc

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from . import grading
 from .db import snapshot, write
+from .groups import same_subject_groups
 from .models import (
     Assignment,
     Attendance,
@@ -156,18 +157,20 @@ def cell_uuid(row_uuid: str, student: Person) -> str:
 def marks_in_period(
     group: SubjectGroup, starts: dt.date, ends: dt.date, student_id: int | None = None
 ) -> dict[int, list[tuple[str, int]]]:
-    """Each student's (value, weight) marks on the group's lessons of a period.
+    """Each student's (value, weight) marks in the group's subject over a period.
 
     The one definition behind the grid's and the period sheet's averages (lessons in the
     dates, not cancelled); the class overview applies the same criteria to all its
-    groups in one query (`class_overview.class_overview`).
+    groups in one query (`class_overview.class_overview`). Lessons of every subgroup of
+    the class and subject count: a student moved between subgroups keeps their marks
+    where they were given, and they still count in the new subgroup (`groups`).
     """
     query = (
         Mark.select(Mark.student, Mark.value, Assignment.weight)
         .join(Assignment)
         .join(Lesson)
         .where(
-            (Lesson.group == group)
+            Lesson.group.in_(same_subject_groups(group))
             & Lesson.date.between(starts, ends)
             & (Lesson.state != "cancelled")
         )

@@ -18,6 +18,7 @@ from .models import (
     SchoolClass,
     SubjectGroup,
     SubjectGroupTeacher,
+    TimetableChange,
     TimetableEntry,
     User,
 )
@@ -44,6 +45,7 @@ class Meeting:
     entry_id: int
     room_id: int | None
     teacher_id: int | None
+    state: str = "planned"  # "cancelled" when a one-off change cancelled it
 
     @property
     def key(self) -> tuple[int, dt.date, int]:
@@ -57,15 +59,125 @@ class Meeting:
             "room": self.room_id,
             "teacher": self.teacher_id,
             "timetable_entry": self.entry_id,
-            "state": "planned",
+            "state": self.state,
         }
+
+
+MeetingKey = tuple[int, dt.date, int]  # group, date, lesson number
+
+
+@dataclass(frozen=True)
+class Move:
+    """A meeting moved by a one-off change: where it goes, and what it came from."""
+
+    entry_id: int
+    origin: MeetingKey
+    new_date: dt.date
+    new_number: int
+    room_id: int | None
+    meets: bool  # its group is not a draft and its class not closed
+
+
+@dataclass
+class OneOffChanges:
+    """The year's one-off changes (`TimetableChange`) by the meeting they change.
+
+    Lessons are generated from these as well as from the timetable, so a regeneration
+    never brings back a cancelled or moved lesson nor drops a moved one.
+    """
+
+    cancelled: set[MeetingKey] = field(default_factory=set)
+    moved: dict[MeetingKey, Move] = field(default_factory=dict)
+    rooms: dict[MeetingKey, int] = field(default_factory=dict)
+    teachers: dict[MeetingKey, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, year: AcademicYear) -> OneOffChanges:
+        """One query: the year's changes, the latest of a kind winning for a meeting."""
+        found = cls()
+        query = (
+            TimetableChange.select(
+                TimetableChange.kind,
+                TimetableChange.date,
+                TimetableChange.teacher,
+                TimetableChange.new_date,
+                TimetableChange.new_number,
+                TimetableChange.room,
+                TimetableEntry.id,
+                TimetableEntry.group,
+                TimetableEntry.number,
+                SubjectGroup.is_draft,
+                SchoolClass.closed,
+            )
+            .join(TimetableEntry)
+            .join(SubjectGroup)
+            .join(SchoolClass)
+            .where(SubjectGroup.year == year)
+            .order_by(TimetableChange.id)
+            .tuples()
+        )
+        for (
+            kind,
+            day,
+            teacher,
+            new_date,
+            new_number,
+            room,
+            entry,
+            group,
+            number,
+            draft,
+            closed,
+        ) in query:
+            key = (group, day, number)
+            if kind == "cancelled":
+                found.cancelled.add(key)
+            elif kind == "moved" and new_date and new_number:
+                meets = not draft and not closed
+                found.moved[key] = Move(entry, key, new_date, new_number, room, meets)
+            elif kind == "room" and room:
+                found.rooms[key] = room
+            elif kind == "substitution" and teacher:
+                found.teachers[key] = teacher
+        return found
+
+    def apply(self, meeting: Meeting) -> Meeting | None:
+        """The meeting as the changes leave it on its own day; None if it moved away."""
+        key = meeting.key
+        if key in self.moved:
+            return None
+        return Meeting(
+            meeting.group_id,
+            meeting.date,
+            meeting.number,
+            meeting.entry_id,
+            self.rooms.get(key, meeting.room_id),
+            self.teachers.get(key, meeting.teacher_id),
+            "cancelled" if key in self.cancelled else "planned",
+        )
+
+    def moved_in(self, start: dt.date, end: dt.date, main_teacher: dict[int, int]):
+        """Meetings moved to a day from ``start`` to ``end``, in their new place."""
+        for move in self.moved.values():
+            if not move.meets or not start <= move.new_date <= end:
+                continue
+            origin = move.origin
+            yield Meeting(
+                origin[0],
+                move.new_date,
+                move.new_number,
+                move.entry_id,
+                move.room_id or self.rooms.get(origin),
+                self.teachers.get(origin, main_teacher.get(origin[0])),
+            )
 
 
 def timetable_meetings(year: AcademicYear, start: dt.date, end: dt.date) -> Iterator[Meeting]:
     """Every meeting the timetable and the calendar give from ``start`` to ``end``, once each.
 
-    The teacher is the group's main teacher and the room the timetable's. Draft
-    groups and closed classes meet never.
+    The teacher is the group's main teacher and the room the timetable's, unless a
+    one-off change says otherwise: a cancelled meeting comes with state "cancelled", a
+    moved one on its new day and number. Draft groups and closed classes meet never.
     """
     start, end = max(start, year.starts), min(end, year.ends)
     if start > end:
@@ -101,6 +213,7 @@ def timetable_meetings(year: AcademicYear, start: dt.date, end: dt.date) -> Iter
     for group_id, teacher_id in links:
         main_teacher.setdefault(group_id, teacher_id)
 
+    changes = OneOffChanges.load(year)
     seen: set[tuple[int, dt.date, int]] = set()
     for grade, weekdays in by_grade.items():
         for day in calendar.school_days(start, end, grade):
@@ -111,14 +224,22 @@ def timetable_meetings(year: AcademicYear, start: dt.date, end: dt.date) -> Iter
                 if key in seen:
                     continue
                 seen.add(key)
-                yield Meeting(
-                    entry.group_id,
-                    day,
-                    entry.number,
-                    entry.id,
-                    entry.room_id,
-                    main_teacher.get(entry.group_id),
+                meeting = changes.apply(
+                    Meeting(
+                        entry.group_id,
+                        day,
+                        entry.number,
+                        entry.id,
+                        entry.room_id,
+                        main_teacher.get(entry.group_id),
+                    )
                 )
+                if meeting is not None:
+                    yield meeting
+    for meeting in changes.moved_in(start, end, main_teacher):
+        if meeting.key not in seen:  # the timetable took the slot since: it wins
+            seen.add(meeting.key)
+            yield meeting
 
 
 def generate_lessons(year: AcademicYear, start: dt.date, end: dt.date) -> GenerationReport:

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from . import grading
 from .db import snapshot, write
+from .groups import same_subject_groups
 from .journal import JournalError, NotYourLesson, marks_in_period, teaches
 from .models import (
     PeriodMark,
@@ -28,7 +29,7 @@ from .models import (
     now,
 )
 from .publishing import published_at_for_new_change
-from .terms import Period, grade_terms, group_members, whole_year
+from .terms import Period, grade_terms, group_members
 
 
 def group_scale(group: SubjectGroup) -> str:
@@ -54,6 +55,19 @@ def period_mark_key(group_uuid: str, kind: str, term_uuid: str, student_uuid: st
 def _where(group: SubjectGroup, period: Period):
     term = PeriodMark.term.is_null() if period.term is None else PeriodMark.term == period.term
     return (PeriodMark.group == group) & (PeriodMark.kind == period.kind) & term
+
+
+def _subject_marks(group: SubjectGroup):
+    """Period marks of every subgroup of the group's class and subject, this group's last.
+
+    A student moved between subgroups got earlier term marks in the old one; the year
+    mark in the new one is suggested from them (this group's own mark wins a tie).
+    """
+    return (
+        PeriodMark.select()
+        .where(PeriodMark.group.in_(same_subject_groups(group)))
+        .order_by(PeriodMark.group == group, PeriodMark.id)
+    )
 
 
 def _lesson_marks(group: SubjectGroup, period: Period) -> dict[int, list[tuple[str, int]]]:
@@ -105,14 +119,12 @@ def period_sheet(group: SubjectGroup, period: Period, today: dt.date | None = No
     year_terms = grade_terms(group) if period.kind != "term" else []
     by_term: dict[tuple[int, int], str] = {}
     if year_terms:
-        query = PeriodMark.select().where(
-            (PeriodMark.group == group) & PeriodMark.term.in_([t.id for t in year_terms])
-        )
+        query = _subject_marks(group).where(PeriodMark.term.in_([t.id for t in year_terms]))
         by_term = {(m.student_id, m.term_id): m.value for m in query}
     year_marks: dict[int, str] = {}
     if period.kind == "final":
-        year = whole_year(group, "year")
-        year_marks = {m.student_id: m.value for m in PeriodMark.select().where(_where(group, year))}
+        query = _subject_marks(group).where((PeriodMark.kind == "year") & PeriodMark.term.is_null())
+        year_marks = {m.student_id: m.value for m in query}
 
     rows = []
     for student in students:

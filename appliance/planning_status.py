@@ -141,11 +141,28 @@ def groups_step(year: AcademicYear) -> Step:
     )
 
 
-def timetable_step(year: AcademicYear, conflicts: int | None = None) -> Step:
+def timetable_step(year: AcademicYear) -> Step:
+    """Entries, conflicts, weekly hours against the curriculum and the deputy's «checked»."""
+    from .timetable.checks import check_status, weekly_hours
+    from .timetable.conflicts import year_conflicts
+    from .timetable.entries import default_day
+
     entries = TimetableEntry.select().join(SubjectGroup).where(SubjectGroup.year == year).count()
     problems = []
-    if conflicts:
-        problems.append(f"Конфликтов в расписании: {conflicts}.")
+    if entries:
+        conflicts = len(year_conflicts(year))
+        if conflicts:
+            problems.append(f"Накладок в расписании: {conflicts}.")
+        hours = len(weekly_hours(year, default_day(year)))
+        if hours:
+            problems.append(f"Групп, у которых часы в неделю расходятся с учебным планом: {hours}.")
+        status = check_status(year)
+        if not status.checked:
+            problems.append(
+                "Расписание изменено после проверки."
+                if status.changed_since
+                else "Расписание ещё не отмечено как проверенное."
+            )
     facts = [f"Уроков в неделю по расписанию: {entries}"]
     return Step("timetable", "Расписание", _state(entries > 0, problems), facts, problems)
 
@@ -182,7 +199,7 @@ def ktp_step(year: AcademicYear) -> Step:
     return Step("ktp", "КТП", _state(approved > 0, problems), facts, problems)
 
 
-def year_status(year: AcademicYear, conflicts: int | None = None) -> list[Step]:
+def year_status(year: AcademicYear) -> list[Step]:
     grades = {
         c.grade
         for c in SchoolClass.select(SchoolClass.grade).where(
@@ -194,7 +211,7 @@ def year_status(year: AcademicYear, conflicts: int | None = None) -> list[Step]:
         curriculum_step(year, grades),
         classes_step(year),
         groups_step(year),
-        timetable_step(year, conflicts),
+        timetable_step(year),
         lessons_step(year),
         ktp_step(year),
     ]

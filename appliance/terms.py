@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from .groups import same_subject_groups
 from .journal import JournalError
 from .models import Person, SubjectGroup, SubjectGroupStudent, Term
 
@@ -114,15 +115,32 @@ def default_period(group: SubjectGroup, today: dt.date) -> Period:
 
 
 def group_members(group: SubjectGroup, period: Period) -> list[Person]:
-    """Students in the group at any time of the period, alphabetically."""
-    return list(
-        Person.select()
-        .join(SubjectGroupStudent, on=SubjectGroupStudent.student)
+    """Students whose period mark this group gives, alphabetically.
+
+    Everyone in the group at any time of the period, except a student who moved to
+    another subgroup of the same class and subject within it: their period mark is
+    given where they ended the period (their marks from here count there too).
+    """
+    links = (
+        SubjectGroupStudent.select(
+            SubjectGroupStudent.student, SubjectGroupStudent.group, SubjectGroupStudent.starts
+        )
         .where(
-            (SubjectGroupStudent.group == group)
+            SubjectGroupStudent.group.in_(same_subject_groups(group))
             & (SubjectGroupStudent.starts <= period.ends)
             & (SubjectGroupStudent.ends.is_null() | (SubjectGroupStudent.ends >= period.starts))
         )
-        .group_by(Person.id)
+        .order_by(SubjectGroupStudent.starts, SubjectGroupStudent.id)
+        .tuples()
+    )
+    last_group: dict[int, int] = {}
+    for student_id, group_id, _starts in links:
+        last_group[student_id] = group_id  # the latest membership of the period wins
+    ours = [sid for sid, gid in last_group.items() if gid == group.id]
+    if not ours:
+        return []
+    return list(
+        Person.select()
+        .where(Person.id.in_(ours))
         .order_by(Person.last_name, Person.first_name, Person.middle_name)
     )

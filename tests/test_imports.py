@@ -225,6 +225,19 @@ def test_csv_with_tabs_and_no_bom(fresh_school):
     assert preview(fresh_school, read_table("5a.csv", data)).counts["students"] == 4
 
 
+def test_semicolon_csv_whose_text_is_full_of_commas_keeps_its_columns():
+    """Counting the widest line would pick «,» here; the consistent split is «;»."""
+    text = (
+        "№;Тема;Домашнее задание\n"
+        "1;Числа;упр. 1, 2, 3, 4, 5, 6, 7, 8\n"
+        "2;Дроби;№ 10, 11\n"
+        "3;Проценты;с. 5\n"
+    )
+    rows = read_table("ktp.csv", text.encode("cp1251"))
+    assert rows[0] == ["№", "Тема", "Домашнее задание"]
+    assert rows[1] == ["1", "Числа", "упр. 1, 2, 3, 4, 5, 6, 7, 8"]
+
+
 def test_csv_in_an_unknown_encoding_is_refused():
     with pytest.raises(ImportFileError, match="кодировке UTF-8 или Windows-1251"):
         read_table("class.csv", "Фамилия;Имя".encode("cp1251") + b"\x98")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from .accounts import DEMO_PASSWORD_PROFILE, DemoAccount, write_accounts_csv
 from .build import DemoError, create_demo_school
-from .timetable import timetable_conflicts, timetable_slots
+from .timetable import timetable_slots
 
 __all__ = [
     "DEMO_PASSWORD_PROFILE",
     "DemoAccount",
     "DemoError",
     "create_demo_school",
-    "timetable_conflicts",
     "timetable_slots",
     "write_accounts_csv",
 ]

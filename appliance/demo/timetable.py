@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from peewee import JOIN
@@ -242,7 +241,7 @@ def build_timetable(
 
 @dataclass(frozen=True)
 class Slot:
-    """One timetable entry as plain data, for `timetable_conflicts`."""
+    """One timetable entry as plain data (the demo's own tests read them)."""
 
     weekday: int
     number: int
@@ -251,55 +250,6 @@ class Slot:
     subgroup: int | None
     teachers: tuple[str, ...]
     room: str | None
-
-
-def timetable_conflicts(entries: Iterable[Slot]) -> list[str]:
-    """Every clash in a timetable, in Russian; an empty list means none.
-
-    A teacher or room in two places at once, a class with two lessons at once
-    (except parallel subgroups of one subject), and gaps (окна) in a class's day.
-    """
-    problems: list[str] = []
-    by_teacher: dict[tuple, list[Slot]] = defaultdict(list)
-    by_room: dict[tuple, list[Slot]] = defaultdict(list)
-    by_class: dict[tuple, list[Slot]] = defaultdict(list)
-    numbers: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for slot in entries:
-        when = (slot.weekday, slot.number)
-        for teacher in slot.teachers:
-            by_teacher[(*when, teacher)].append(slot)
-        if slot.room:
-            by_room[(*when, slot.room)].append(slot)
-        by_class[(*when, slot.class_name)].append(slot)
-        numbers[slot.class_name, slot.weekday].add(slot.number)
-
-    def where(weekday: int, number: int) -> str:
-        return f"{WEEKDAYS.get(weekday, weekday)}, {number}-й урок"
-
-    def names(slots: list[Slot]) -> str:
-        return ", ".join(f"{s.class_name} {s.subject}" for s in slots)
-
-    for (weekday, number, teacher), slots in sorted(by_teacher.items()):
-        if len(slots) > 1:
-            problems.append(f"{where(weekday, number)}: учитель {teacher} — {names(slots)}")
-    for (weekday, number, room), slots in sorted(by_room.items()):
-        if len(slots) > 1:
-            problems.append(f"{where(weekday, number)}: кабинет {room} — {names(slots)}")
-    for (weekday, number, _), slots in sorted(by_class.items()):
-        subgroups = [s.subgroup for s in slots]
-        parallel = (
-            len({s.subject for s in slots}) == 1
-            and None not in subgroups
-            and len(set(subgroups)) == len(subgroups)
-        )
-        if len(slots) > 1 and not parallel:
-            problems.append(f"{where(weekday, number)}: у класса два урока — {names(slots)}")
-    for (class_name, weekday), found in sorted(numbers.items()):
-        missing = sorted(set(range(1, max(found) + 1)) - found)
-        if missing:
-            gaps = ", ".join(str(n) for n in missing)
-            problems.append(f"{class_name}, {WEEKDAYS.get(weekday, weekday)}: окно ({gaps})")
-    return problems
 
 
 def timetable_slots(year: AcademicYear, on: dt.date | None = None) -> list[Slot]:

@@ -54,6 +54,7 @@ class Row:
     cells: list[str | None]  # one per grid column; None: not in the group on that day
     average: Decimal | None = None
     marks_count: int = 0
+    partial: bool = False  # joined or left the group within the period
 
 
 @dataclass
@@ -103,6 +104,7 @@ def load_grid(
         _lock(heads, today, notice)
     columns = [column for head in heads for column in head.columns]
     rows = _rows(group, period, columns)
+    _count_other_subgroups(group, period, rows)
     return Grid(
         group,
         period,
@@ -278,8 +280,24 @@ def _rows(group: SubjectGroup, period: Period, columns: list[Column]) -> list[Ro
                 cells.append(value)
                 if value:
                     weighted.append((value, weight))
-        rows.append(Row(student, cells, grading.weighted_average(weighted), len(weighted)))
+        average = grading.weighted_average(weighted)
+        rows.append(Row(student, cells, average, len(weighted), partial=not whole))
     return rows
+
+
+def _count_other_subgroups(group: SubjectGroup, period: Period, rows: list[Row]) -> None:
+    """A student who joined or left mid-period (a move between subgroups) keeps the marks
+    given in the other subgroup: their average is the one `journal.marks_in_period`
+    gives, as on the period sheet, not only this group's columns."""
+    if group.subgroup is None:  # moves happen between subgroups only
+        return
+    partial = [row for row in rows if row.partial]
+    if not partial:
+        return
+    found = journal.marks_in_period(group, period.starts, period.ends)
+    for row in partial:
+        marks = found.get(row.student.id, [])
+        row.average, row.marks_count = grading.weighted_average(marks), len(marks)
 
 
 def _fetch(query) -> list[tuple]:

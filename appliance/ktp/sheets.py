@@ -19,8 +19,8 @@ from ..imports_columns import (
     MAX_ROWS,
     ImportFileError,
     Layout,
-    _decode,  # one decoder for every upload (UTF-8 with or without BOM, else cp1251)
     cell_text,
+    decode_text,  # one decoder for every upload (UTF-8 with or without BOM, else cp1251)
     find_layout,
     normalize_header,
 )
@@ -112,7 +112,7 @@ def _xlsx_sheets(data: bytes) -> list[Sheet]:
 
 def _csv_sheet(data: bytes) -> Sheet:
     """The delimiter is the one under which the header is found (topics are full of commas)."""
-    text = _decode(data)
+    text = decode_text(data)
     if "\x00" in text:
         raise ImportFileError("Это не текстовый CSV-файл.")
     best: Sheet | None = None

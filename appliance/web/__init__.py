@@ -41,6 +41,7 @@ NAVIGATION = [
     ("periods.index", "Отметки за период", "journal", "read"),
     ("periods.progress", "Выполнение КТП", "journal", "read"),
     ("control.index", "Контроль журнала", "journal_control", "read"),
+    ("timetable.index", "Расписание", "timetable", "read"),
     ("planning.index", "План года", "planning", "read"),
     ("ktp.index", "КТП", "ktp", "read"),
     ("ktp.review", "Проверка КТП", "ktp_review", "read"),

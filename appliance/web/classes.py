@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
-import time
 
 from flask import (
     Blueprint,
@@ -26,6 +25,7 @@ from . import settings_of
 from .credentials import render_slips
 from .forms import date_from_form, ids_from_form
 from .guard import client_ip, requires
+from .uploads import upload_dir
 
 bp = Blueprint("classes", __name__, url_prefix="/classes")
 
@@ -221,20 +221,6 @@ def credentials(class_id: int):
 # --- import of a class list (students and parents in one file) ---------------------
 
 
-UPLOAD_TTL_SECONDS = 3600  # a preview not confirmed within an hour is thrown away
-
-
-def _upload_dir():
-    """Previewed class lists (children's personal data) wait here briefly, then go."""
-    path = settings_of(current_app).data_dir / "uploads"
-    path.mkdir(exist_ok=True)
-    deadline = time.time() - UPLOAD_TTL_SECONDS
-    for stale in path.iterdir():
-        if stale.stat().st_mtime < deadline:
-            stale.unlink(missing_ok=True)
-    return path
-
-
 @bp.route("/<int:class_id>/import", methods=["GET"])
 @requires("class", "write")
 def import_form(class_id: int):
@@ -276,7 +262,7 @@ def import_preview(class_id: int):
     if preview.ok:
         token = secrets.token_hex(16)
         suffix = ".xlsx" if upload.filename.lower().endswith(".xlsx") else ".csv"
-        (_upload_dir() / f"{token}{suffix}").write_bytes(data)
+        (upload_dir() / f"{token}{suffix}").write_bytes(data)
     return render_template(
         "classes/import.html", school_class=school_class, preview=preview, token=token
     ), 200 if preview.ok else 400
@@ -289,7 +275,7 @@ def import_apply(class_id: int):
     token = request.form.get("token", "")
     if not token.isalnum():
         abort(400)
-    found = [p for p in _upload_dir().glob(f"{token}.*")]
+    found = [p for p in upload_dir().glob(f"{token}.*")]
     if not found:
         flash("Файл предпросмотра устарел. Загрузите список ещё раз.", "error")
         return redirect(url_for("classes.import_form", class_id=class_id))

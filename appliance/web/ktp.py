@@ -32,8 +32,8 @@ from ..ktp.rows import lessons_of, row_of, rows_of
 from ..models import AcademicYear, Plan, SubjectGroup
 from ..numbers import is_number
 from ..years import PlanningError, planning_years, selected_year
-from .classes import _upload_dir  # one folder (and one clean-up) for previewed uploads
 from .guard import client_ip, requires
+from .uploads import upload_dir
 
 bp = Blueprint("ktp", __name__, url_prefix="/ktp")
 
@@ -235,7 +235,7 @@ def _clean_name(raw: str) -> str:
 def _stash_path(group: SubjectGroup, token: str):
     if not token.isalnum() or not token.isascii():
         abort(400)
-    found = sorted(_upload_dir().glob(f"ktp{group.id}x{token}.*"))
+    found = sorted(upload_dir().glob(f"ktp{group.id}x{token}.*"))
     return found[0] if found else None
 
 
@@ -267,7 +267,7 @@ def import_preview(group_id: int):
     if preview.ok:
         token = secrets.token_hex(16)
         suffix = ".xlsx" if filename.lower().endswith(".xlsx") else ".csv"
-        (_upload_dir() / f"ktp{group.id}x{token}{suffix}").write_bytes(data)
+        (upload_dir() / f"ktp{group.id}x{token}{suffix}").write_bytes(data)
     return _import_page(
         group,
         200 if preview.ok else 400,

@@ -8,6 +8,7 @@ deputy gives a lesson to another teacher here and re-syncs lessons with the time
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from flask import (
     Blueprint,
@@ -26,7 +27,7 @@ from .. import access, journal, lesson_form, lesson_page
 from ..lessons import regenerate_lessons
 from ..models import Lesson
 from ..numbers import is_number
-from ..school_calendar import current_year
+from ..years import planning_years, selected_year
 from . import settings_of
 from .forms import date_from_form
 from .guard import client_ip, is_htmx, requires
@@ -212,17 +213,28 @@ def substitute(lesson_id: int):
 @bp.route("/regenerate", methods=["GET", "POST"])
 @requires("journal_control", "write")
 def regenerate():
-    """Re-sync future lessons with the timetable: «Проверить» previews, «Применить» applies."""
-    year = current_year()
+    """Re-sync future lessons with the timetable: «Проверить» previews, «Применить» applies.
+
+    Works on the year of ``?year=`` (the timetable pages link here after editing),
+    else the current one; a closed year cannot change.
+    """
+    raw_year = request.values.get("year")
+    year = selected_year(raw_year)
     if year is None:
         abort(404)
+    page = functools.partial(
+        render_template, "lessons/regenerate.html", year=year, years=planning_years()
+    )
     if request.method == "GET":
-        return render_template("lessons/regenerate.html", year=year, report=None, until=None)
+        return page(report=None, until=None)
     action = request.form.get("action")
     until = date_from_form("until", year.ends)
     if action not in ("preview", "apply") or until is None:
         flash("Укажите дату в виде ДД.ММ.ГГГГ и нажмите «Проверить» или «Применить».", "error")
-        return render_template("lessons/regenerate.html", year=year, report=None, until=None), 400
+        return page(report=None, until=None), 400
+    if action == "apply" and year.read_only:
+        flash(f"{year.name} учебный год закрыт: уроки в нём не меняются.", "error")
+        return page(report=None, until=None), 400
     report = regenerate_lessons(
         year,
         dt.date.today(),
@@ -233,6 +245,4 @@ def regenerate():
     )
     if action == "apply":
         flash("Уроки сверены с расписанием.", "success")
-    return render_template(
-        "lessons/regenerate.html", year=year, report=report, until=until, applied=action == "apply"
-    )
+    return page(report=report, until=until, applied=action == "apply")

@@ -16,19 +16,11 @@ STEP_PAGES = {
     "curriculum": "curriculum.index",
     "classes": "curriculum.classes",
     "groups": "groups.index",
-    "timetable": "timetable.overview",
+    "timetable": "timetable.conflicts",
     "lessons": "lessons.regenerate",
+    "years": "years.index",
     "ktp": "ktp.review",
 }
-
-
-def _conflict_count(year) -> int | None:
-    """Conflicts in the year's timetable, when the timetable package offers a checker."""
-    try:
-        from ..timetable.conflicts import count_conflicts
-    except ImportError:
-        return None
-    return count_conflicts(year)
 
 
 @bp.route("/")
@@ -37,13 +29,13 @@ def index():
     year = selected_year(request.args.get("year"))
     if year is None and request.args.get("year"):
         abort(404)
-    steps = planning_status.year_status(year, _conflict_count(year)) if year else []
+    steps = planning_status.year_status(year) if year else []
     links = {
         key: url_for(endpoint, year=year.id)
         for key, endpoint in STEP_PAGES.items()
         if year is not None and endpoint in current_app.view_functions
     }
-    if "years.index" in current_app.view_functions:
+    if year is None:
         links["years"] = url_for("years.index")
     return render_template(
         "planning/index.html", year=year, years=planning_years(), steps=steps, links=links
