@@ -53,6 +53,8 @@ class Prepared:
     curriculum: int = 0
     terms: int = 0
     days: int = 0
+    dropped: list[str] = field(default_factory=list)  # «4А → 5А: Окружающий мир»
+    added: int = 0  # groups of subjects new in the grade (drafts without a teacher)
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -66,6 +68,8 @@ class Prepared:
             "curriculum": self.curriculum,
             "terms": self.terms,
             "days": self.days,
+            "dropped": self.dropped,
+            "added": self.added,
         }
 
 
@@ -155,6 +159,7 @@ def prepare_next_year(
         result.promoted = [(old.name, new_classes[old.id].name) for old in promoted]
         continuing = _enrol(source, target, promoted, new_classes, result)
         _carry_groups(source, target, promoted, new_classes, continuing, rec, result)
+        result.added = _add_new_subjects(target, list(new_classes.values()), user=user, ip=ip)
         if not Term.select().where(Term.year == target).exists():
             result.terms, result.days = write_template(target, rec)
             result.days += len(write_public_holidays(target, rec))
@@ -240,7 +245,17 @@ def _carry_groups(
     rec: Recorder,
     result: Prepared,
 ) -> None:
-    """Every confirmed group of a promoted class, as a draft of the new class."""
+    """Every confirmed group of a promoted class, as a draft of the new class.
+
+    A subject the new grade does not study (по учебному плану следующего года: 4th
+    grade's «Окружающий мир» in the 5th) is not carried over, and is listed instead.
+    """
+    taught = set(
+        CurriculumLine.select(CurriculumLine.grade, CurriculumLine.subject)
+        .where(CurriculumLine.year == target)
+        .tuples()
+    )
+    planned_grades = {grade for grade, _ in taught}
     groups = list(
         SubjectGroup.select()
         .where(SubjectGroup.school_class.in_([c.id for c in promoted]) & ~SubjectGroup.is_draft)
@@ -255,6 +270,13 @@ def _carry_groups(
     for link in _members_at(SubjectGroupStudent, SubjectGroupStudent.group, group_ids, source.ends):
         students.setdefault(link.group_id, set()).add(link.student_id)
     for old in groups:
+        new_class = new_classes[old.school_class_id]
+        if new_class.grade in planned_grades and (new_class.grade, old.subject_id) not in taught:
+            subject = old.subject.name
+            entry = f"{old.school_class.name} → {new_class.name}: {subject}"
+            if entry not in result.dropped:
+                result.dropped.append(entry)
+            continue
         new = SubjectGroup.create(
             year=target,
             school_class=new_classes[old.school_class_id],
@@ -280,6 +302,19 @@ def _carry_groups(
             },
         )
         result.groups += 1
+
+
+def _add_new_subjects(target: AcademicYear, classes: list[SchoolClass], *, user, ip: str) -> int:
+    """Draft groups (no teacher yet) for subjects the new grade starts (5th: История)."""
+    from .groups import create_from_curriculum  # groups builds on what the rollover makes
+
+    try:
+        created = create_from_curriculum(target, classes, user=user, ip=ip)
+    except PlanningError:  # no curriculum for these grades, or nothing new: nothing to add
+        return 0
+    ids = [group.id for group in created.groups]
+    SubjectGroup.update(is_draft=True).where(SubjectGroup.id.in_(ids)).execute()
+    return len(ids)
 
 
 def _curriculum_warnings(target: AcademicYear, promoted: list[SchoolClass]) -> list[str]:

@@ -170,6 +170,29 @@ def confirm_class(class_id: int):
     return redirect(url_for("groups.class_groups", class_id=class_id))
 
 
+@bp.route("/confirm", methods=["POST"])
+@requires("planning", "write")
+def confirm_year():
+    """Confirm every draft group of the year at once (after checking them class by class)."""
+    year = selected_year(request.form.get("year") or request.args.get("year"))
+    if year is None:
+        abort(404)
+    if request.form.get("confirm") != "1":
+        flash("Подтвердите черновики кнопкой на странице групп.", "error")
+        return _index_page(year, 400)
+    try:
+        count = groups.confirm_groups(
+            SubjectGroup.select().where((SubjectGroup.year == year) & SubjectGroup.is_draft),
+            user=g.user,
+            ip=client_ip(),
+        )
+    except PlanningError as exc:
+        _errors(exc)
+        return _index_page(year, 400)
+    flash(f"Подтверждено групп: {count}.", "success")
+    return redirect(url_for("groups.index", year=year.id))
+
+
 # --- one group ----------------------------------------------------------------------------
 
 
