@@ -34,6 +34,8 @@ from .models import (
     SubjectGroup,
     SubjectGroupStudent,
     SubjectGroupTeacher,
+    TimetableChange,
+    TimetableEntry,
     User,
 )
 from .notices import notify
@@ -281,7 +283,7 @@ class GroupData:
             (self.attendance, "отметки посещаемости"),
             (self.period_marks, "отметки за период"),
             (self.plans, "КТП"),
-            (self.filled_lessons, "уроки с темой или домашним заданием"),
+            (self.filled_lessons, "уроки с темой, заданием, заменой или отметкой о проведении"),
         ):
             if count:
                 parts.append(f"{what} ({count})")
@@ -289,15 +291,42 @@ class GroupData:
 
 
 def group_data(group: SubjectGroup) -> GroupData:
-    lessons = Lesson.select().where(Lesson.group == group)
+    # what a person entered in a lesson: the same rule as the regeneration's (lessons.py)
+    from .lessons import lesson_data  # lessons → journal → … → groups: import late
+
+    lessons = list(Lesson.select().where(Lesson.group == group))
     return GroupData(
         marks=Mark.select().join(Assignment).join(Lesson).where(Lesson.group == group).count(),
         attendance=Attendance.select().join(Lesson).where(Lesson.group == group).count(),
         period_marks=PeriodMark.select().where(PeriodMark.group == group).count(),
         plans=Plan.select().where(Plan.group == group).count(),
-        lessons=lessons.count(),
-        filled_lessons=lessons.where((Lesson.topic != "") | (Lesson.homework != "")).count(),
+        lessons=len(lessons),
+        filled_lessons=len(lesson_data(lessons)),
     )
+
+
+def remove_group(rec: Recorder, group: SubjectGroup) -> None:
+    """Inside a write: a group holding nothing, with its empty lessons, its timetable
+    entries and their one-off changes, each removal audited (nothing goes silently
+    through the database's cascade)."""
+    entries = list(TimetableEntry.select().where(TimetableEntry.group == group))
+    for change in TimetableChange.select().where(
+        TimetableChange.entry.in_([e.id for e in entries])
+    ):
+        before = snapshot(change)
+        change.delete_instance()
+        rec.record("timetable.change.delete", change, before=before, op="delete")
+    for lesson in Lesson.select().where(Lesson.group == group):
+        before = snapshot(lesson)
+        lesson.delete_instance()
+        rec.record("lesson.delete", lesson, before=before, sync=True, op="delete")
+    for entry in entries:
+        before = snapshot(entry)
+        entry.delete_instance()
+        rec.record("timetable.entry.delete", entry, before=before, op="delete")
+    before = snapshot(group)
+    group.delete_instance()
+    rec.record("group.delete", group, before=before, sync=True, op="delete")
 
 
 # --- creating and deleting ----------------------------------------------------------------
@@ -337,7 +366,8 @@ def insert_group(
     after = snapshot(group) | {
         "students": {str(sid): day.isoformat() for sid, day in members.items()}
     }
-    rec.record("group.create", group, after=after, sync=True)
+    # a draft goes to АСУ РСО when confirmed (`confirm_groups`), not before
+    rec.record("group.create", group, after=after, sync=not draft)
     return group
 
 
@@ -360,12 +390,13 @@ class Created:
 
 
 def create_from_curriculum(
-    year: AcademicYear, classes: list[SchoolClass], *, user, ip: str
+    year: AcademicYear, classes: list[SchoolClass], *, user, ip: str, draft: bool = False
 ) -> Created:
     """One group per curriculum subject of each class's grade that has none yet.
 
     A foreign language gets two subgroups, the class list split alphabetically in
-    half (the deputy corrects the lists afterwards).
+    half (the deputy corrects the lists afterwards). ``draft``: the rollover's new
+    subjects, confirmed later with the groups carried over.
     """
     ensure_editable(year)
     on = reference_date(year)
@@ -400,7 +431,7 @@ def create_from_curriculum(
                 for number, run in enumerate(runs, 1):
                     members = {p.id: starts.get(p.id, on) for p in run}
                     group = insert_group(
-                        rec, school_class, line.subject, number if split else None, members
+                        rec, school_class, line.subject, number if split else None, members, draft
                     )
                     result.groups.append(group)
     if not result.groups:
@@ -446,9 +477,7 @@ def delete_group(group: SubjectGroup, *, user, ip: str) -> None:
             f"Группу «{group.name}» удалить нельзя: в ней есть " + ", ".join(blocking) + "."
         )
     with write(user=user, ip=ip) as rec:
-        before = snapshot(group)
-        group.delete_instance()
-        rec.record("group.delete", group, before=before, sync=True, op="delete")
+        remove_group(rec, group)
 
 
 # --- teachers and drafts ------------------------------------------------------------------

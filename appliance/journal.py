@@ -354,6 +354,8 @@ def mark_attendance_taken(lesson: Lesson, *, user: User, ip: str) -> Lesson:
 
 def substitute(lesson: Lesson, teacher: Person, reason: str, *, user: User, ip: str) -> Lesson:
     """Give one lesson to another teacher: it appears in their day; the change is audited."""
+    if lesson.group.year.read_only:
+        raise JournalError("Учебный год закрыт: журнал доступен только для чтения.")
     if not teacher.is_staff:
         raise JournalError("Заменять урок может только сотрудник школы.")
     if not reason.strip():

@@ -25,6 +25,7 @@ from .models import (
     AcademicYear,
     CurriculumLine,
     Enrollment,
+    Person,
     RoleGrant,
     SchoolClass,
     SubjectGroup,
@@ -83,6 +84,8 @@ class Switched:
     moved: list[str] = field(default_factory=list)  # «Кузнецов А. П.: 5А → 6А»
     granted: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)  # «Морозова А. (6А)»: came after step 1
+    left: list[str] = field(default_factory=list)  # left the old class after step 1
 
 
 def next_year_of(year: AcademicYear) -> tuple[str, dt.date, dt.date]:
@@ -309,12 +312,10 @@ def _add_new_subjects(target: AcademicYear, classes: list[SchoolClass], *, user,
     from .groups import create_from_curriculum  # groups builds on what the rollover makes
 
     try:
-        created = create_from_curriculum(target, classes, user=user, ip=ip)
+        created = create_from_curriculum(target, classes, user=user, ip=ip, draft=True)
     except PlanningError:  # no curriculum for these grades, or nothing new: nothing to add
         return 0
-    ids = [group.id for group in created.groups]
-    SubjectGroup.update(is_draft=True).where(SubjectGroup.id.in_(ids)).execute()
-    return len(ids)
+    return len(created.groups)
 
 
 def _curriculum_warnings(target: AcademicYear, promoted: list[SchoolClass]) -> list[str]:
@@ -417,7 +418,75 @@ def _close_year(
             & (Enrollment.ends.is_null() | (Enrollment.ends > previous.ends))
         ).execute()
         result.closed.append(old.name)
+    _reconcile_class_lists(previous, target, successor, rec, result)
     _move_class_teachers(previous, target, successor, rec, result)
+
+
+def _reconcile_class_lists(
+    previous: AcademicYear,
+    target: AcademicYear,
+    successor: dict[int, SchoolClass],
+    rec: Recorder,
+    result: Switched,
+) -> None:
+    """Class lists changed between step 1 and step 2 reach the new year.
+
+    A student who joined an old class after step 1 is enrolled in its successor (and
+    its whole-class groups; subgroups are the deputy's choice, the groups page flags
+    them); a student who left it loses the new class's enrolment and groups made by
+    step 1. Every old enrolment ends with the old year.
+    """
+    old_ids = list(successor)
+    if not old_ids:
+        return
+    staying: dict[int, set[int]] = {i: set() for i in old_ids}
+    for row in _members_at(Enrollment, Enrollment.school_class, old_ids, previous.ends):
+        staying[row.school_class_id].add(row.student_id)
+    Enrollment.update(ends=previous.ends).where(
+        Enrollment.school_class.in_(old_ids)
+        & (Enrollment.ends.is_null() | (Enrollment.ends > previous.ends))
+    ).execute()
+    for old_id, new in successor.items():
+        made = {
+            row.student_id: row
+            for row in Enrollment.select().where(
+                (Enrollment.school_class == new) & (Enrollment.starts == target.starts)
+            )
+        }
+        joined = sorted(staying[old_id] - set(made))
+        left = sorted(set(made) - staying[old_id])
+        if not joined and not left:
+            continue
+        whole = [
+            g.id
+            for g in SubjectGroup.select(SubjectGroup.id).where(
+                (SubjectGroup.school_class == new) & SubjectGroup.subgroup.is_null()
+            )
+        ]
+        for student in joined:
+            Enrollment.create(student=student, school_class=new, starts=target.starts)
+            insert_rows(
+                SubjectGroupStudent,
+                ({"group": g, "student": student, "starts": target.starts} for g in whole),
+            )
+            result.joined.append(f"{Person.get_by_id(student).short_name} ({new.name})")
+        if left:
+            Enrollment.delete().where(
+                Enrollment.id.in_([made[student].id for student in left])
+            ).execute()
+            SubjectGroupStudent.delete().where(
+                SubjectGroupStudent.student.in_(left)
+                & SubjectGroupStudent.group.in_(
+                    SubjectGroup.select(SubjectGroup.id).where(SubjectGroup.school_class == new)
+                )
+                & (SubjectGroupStudent.starts == target.starts)
+            ).execute()
+            result.left += [f"{Person.get_by_id(s_).short_name} ({new.name})" for s_ in left]
+        rec.record(
+            "class.reconcile",
+            new,
+            after={"joined": joined, "left": left},
+        )
 
 
 def _move_class_teachers(

@@ -10,9 +10,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from peewee import JOIN
+
 from .curriculum import GRADES, reference_date
 from .db import snapshot, write
-from .models import AcademicYear, Enrollment, Lesson, Room, SchoolClass, SubjectGroup
+from .models import AcademicYear, Enrollment, Lesson, Person, Room, SchoolClass, SubjectGroup
 from .numbers import is_number
 from .years import PlanningError, ensure_editable
 
@@ -29,7 +31,14 @@ class ClassRow:
 
 
 def year_classes(year: AcademicYear, *, include_closed: bool = True) -> list[SchoolClass]:
-    query = SchoolClass.select().where(SchoolClass.year == year)
+    """The year's classes with their class teacher and room (one query for the list)."""
+    query = (
+        SchoolClass.select(SchoolClass, Person, Room)
+        .join(Person, JOIN.LEFT_OUTER, on=SchoolClass.class_teacher)
+        .switch(SchoolClass)
+        .join(Room, JOIN.LEFT_OUTER, on=SchoolClass.room)
+        .where(SchoolClass.year == year)
+    )
     if not include_closed:
         query = query.where(~SchoolClass.closed)
     return list(query.order_by(SchoolClass.grade, SchoolClass.letter))

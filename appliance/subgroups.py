@@ -23,6 +23,7 @@ from .groups import (
     insert_group,
     members_on,
     on_day,
+    remove_group,
     siblings,
 )
 from .models import (
@@ -287,9 +288,7 @@ def merge_groups(group: SubjectGroup, on: dt.date, *, user, ip: str) -> SubjectG
     movers = {p.id: p for other in others for p in members_on(other, on)}
     with write(user=user, ip=ip) as rec:
         for other in others:
-            before = snapshot(other)
-            other.delete_instance()
-            rec.record("group.delete", other, before=before, sync=True, op="delete")
+            remove_group(rec, other)
         for student in sorted(movers.values(), key=_order):
             if not _is_member(keeper, student, on):
                 _start_membership(rec, keeper, student, on)

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from appliance import groups, people, period_marks, subgroups, terms
+from appliance.db import write
 from appliance.grid.table import load_grid
 from appliance.models import (
     Assignment,
@@ -21,6 +22,8 @@ from appliance.models import (
     SubjectGroup,
     SubjectGroupStudent,
     SubjectGroupTeacher,
+    TimetableChange,
+    TimetableEntry,
     UserNotice,
     WorkType,
 )
@@ -346,3 +349,27 @@ def test_a_group_with_a_journal_cannot_be_deleted(setup):
     first, _ = created(setup)
     groups.delete_group(first, user=setup["deputy"], ip="")
     assert SubjectGroup.get_or_none(SubjectGroup.id == first.id) is None
+
+
+def test_a_held_lesson_blocks_deleting_and_an_empty_group_goes_with_an_audit_trail(setup):
+    first, _ = created(setup)
+    day = setup["year"].starts + DAY
+    with write():
+        held = Lesson.create(group=first, date=day, number=1, state="held")
+        entry = TimetableEntry.create(group=first, weekday=2, number=3, valid_from=day)
+        TimetableChange.create(date=day, entry=entry, kind="cancelled")
+    with pytest.raises(PlanningError, match="отметкой о проведении"):
+        groups.delete_group(first, user=setup["deputy"], ip="")
+    with write():
+        Lesson.update(state="planned").where(Lesson.id == held.id).execute()
+    groups.delete_group(first, user=setup["deputy"], ip="")
+    assert SubjectGroup.get_or_none(SubjectGroup.id == first.id) is None
+    audited = {
+        a.action
+        for a in AuditEntry.select().where(
+            AuditEntry.action.in_(
+                ["lesson.delete", "timetable.entry.delete", "timetable.change.delete"]
+            )
+        )
+    }
+    assert audited == {"lesson.delete", "timetable.entry.delete", "timetable.change.delete"}

@@ -8,8 +8,10 @@ import pytest
 
 from appliance import journal
 from appliance.dashboard import teacher_day
+from appliance.db import write
 from appliance.grading import GradingError
 from appliance.models import (
+    AcademicYear,
     AuditEntry,
     Lesson,
     Mark,
@@ -129,6 +131,21 @@ def test_a_substitute_sees_the_lesson_and_may_fill_it(j):
     assert lesson.id in [r.lesson.id for r in rows]
     journal.set_topic(Lesson.get_by_id(lesson.id), "Проценты", user=substitute, ip="")
     assert AuditEntry.select().where(AuditEntry.action == "lesson.substitute").exists()
+
+
+def test_no_substitution_in_a_closed_year(j):
+    school, teacher, lesson = j
+    with write():
+        AcademicYear.update(read_only=True).where(AcademicYear.id == school.year.id).execute()
+    with pytest.raises(journal.JournalError, match="Учебный год закрыт"):
+        journal.substitute(
+            Lesson.get_by_id(lesson.id),
+            school.users["class_teacher"].person,
+            "Больничный",
+            user=school.users["deputy"],
+            ip="",
+        )
+    assert Lesson.get_by_id(lesson.id).teacher_id == teacher.person_id
 
 
 def test_grade_one_gets_no_assignments(j):

@@ -293,6 +293,23 @@ def test_copy_from_last_year_drops_dates_and_from_a_parallel_class_keeps_them(pl
     assert AuditEntry.select().where(AuditEntry.action == "ktp.copy").count() == 2
 
 
+def test_a_colleagues_unapproved_plan_is_not_offered_for_copying(planned):
+    """A draft is the colleague's unfinished work: copying it would be reading it."""
+    colleague = planned.users["class_teacher"].person
+    draft = _other_group(planned.year, "Б", planned.group.subject, colleague, dated=False)
+    with write():
+        Plan.update(state="draft").where(Plan.id == draft.id).execute()
+        PlanLesson.update(topic="СЕКРЕТНЫЙ ЧЕРНОВИК").where(PlanLesson.plan == draft).execute()
+    teacher = planned.users["teacher"]
+    assert queries.copy_sources(planned.group, teacher.person) == []
+    with pytest.raises(PlanningError, match="Выберите КТП из списка"):
+        workflow.copy_plan(planned.group, draft.id, user=teacher, ip=IP)
+    # the colleague sees their own draft among the sources of their other group
+    with write():
+        SubjectGroupTeacher.create(group=planned.group, teacher=colleague, is_main=False)
+    assert [s.plan.id for s in queries.copy_sources(planned.group, colleague)] == [draft.id]
+
+
 def test_copy_only_from_the_same_subject_and_grade(planned):
     history = Subject.create(name="История")
     other = _other_group(planned.year, "Б", history, planned.users["teacher"].person, False)

@@ -31,4 +31,8 @@ def test_nobody_reads_or_clears_another_persons_notice(browser, school):
     browser.post("/notices/read", {"notice": str(UserNotice.get().id)})
     browser.post("/notices/read", {})
     assert UserNotice.get().read_at is None
+    browser.logout()
+    browser.login("smirnova.ev", PASSWORD)
+    assert browser.post("/notices/read", {"notice": "abc"}).status_code == 400
+    assert UserNotice.get().read_at is None  # a garbage id clears nothing
     assert notices.unread_count(school.users["teacher"]) == 1

@@ -21,6 +21,7 @@ from appliance.models import (
     Enrollment,
     Lesson,
     NonSchoolDay,
+    OutboxEntry,
     RoleGrant,
     SchoolClass,
     Subject,
@@ -193,6 +194,37 @@ def test_switch_makes_the_new_year_current_and_the_old_one_read_only(rolling, br
     assert browser.get(f"/classes/{rolling.classes['5А'].id}").status_code == 404
 
 
+def test_class_list_changes_between_prepare_and_switch_reach_the_new_year(rolling):
+    old = rolling.year
+    new = prepare_next_year(old).year
+    petrova = rolling.students["5А"][1]  # leaves in the summer
+    with write():
+        newcomer = rolling.person("Морозова", "Алиса")  # comes in the summer
+        Enrollment.create(student=newcomer, school_class=rolling.classes["5А"], starts=old.ends)
+        Enrollment.update(ends=old.ends - dt.timedelta(days=60)).where(
+            (Enrollment.student == petrova) & (Enrollment.school_class == rolling.classes["5А"])
+        ).execute()
+    result = switch_year(new)
+    six_a = next_class(new, "6А")
+    in_six_a = {e.student_id for e in Enrollment.select().where(Enrollment.school_class == six_a)}
+    assert newcomer.id in in_six_a and petrova.id not in in_six_a
+    assert result.joined == ["Морозова А. (6А)"] and result.left == ["Петрова А. (6А)"]
+    math = SubjectGroup.get((SubjectGroup.school_class == six_a) & SubjectGroup.subgroup.is_null())
+    members = {
+        link.student_id
+        for link in SubjectGroupStudent.select().where(SubjectGroupStudent.group == math)
+    }
+    assert newcomer.id in members and petrova.id not in members
+    # the old enrolment ends with the old year: the student is no longer «in 5А» after it
+    assert (
+        Enrollment.get(
+            Enrollment.student == newcomer, Enrollment.school_class == rolling.classes["5А"]
+        ).ends
+        == old.ends
+    )
+    assert AuditEntry.select().where(AuditEntry.action == "class.reconcile").count() == 1
+
+
 def test_a_class_teacher_changed_for_next_year_gets_the_right_instead(rolling):
     new = prepare_next_year(rolling.year).year
     six_a = next_class(new, "6А")
@@ -320,6 +352,10 @@ def test_demo_rollover_gives_a_working_next_year(demo):
         g.subject.name for g in SubjectGroup.select().where(SubjectGroup.school_class == fifth)
     }
     assert "Окружающий мир" not in subjects and "История" in subjects
+    # every group of the new year, carried or new, is a draft, and none went to АСУ РСО
+    assert not SubjectGroup.select().where((SubjectGroup.year == new) & ~SubjectGroup.is_draft)
+    new_uuids = [g.uuid for g in SubjectGroup.select().where(SubjectGroup.year == new)]
+    assert not OutboxEntry.select().where(OutboxEntry.entity_uuid.in_(new_uuids)).exists()
     assert len(switched.moved) == 16 and len(switched.revoked) == 2
 
     week = (new.starts, new.starts + 6 * DAY)

@@ -287,9 +287,13 @@ def previous_year(year: AcademicYear) -> AcademicYear | None:
     )
 
 
-def copy_sources(group: SubjectGroup) -> list[CopySource]:
+def copy_sources(group: SubjectGroup, person: Person | None = None) -> list[CopySource]:
     """Plans of the same subject and grade: last year's groups (any class), then this
-    year's parallel groups; each group's version in force."""
+    year's parallel groups; each group's version in force.
+
+    A colleague's plan is offered only once approved: a draft is their unfinished work,
+    which they alone may read (`person`'s own groups offer whatever version is in force).
+    """
     grade = group.school_class.grade
     years = [group.year]
     last = previous_year(group.year)
@@ -311,7 +315,21 @@ def copy_sources(group: SubjectGroup) -> list[CopySource]:
         .order_by(AcademicYear.starts, SchoolClass.letter, SubjectGroup.subgroup)
     )
     ids = [g.id for g in candidates]
-    plans = current_plans(ids)
+    own = (
+        set()
+        if person is None
+        else {
+            link.group_id
+            for link in SubjectGroupTeacher.select(SubjectGroupTeacher.group).where(
+                (SubjectGroupTeacher.teacher == person) & SubjectGroupTeacher.group.in_(ids)
+            )
+        }
+    )
+    plans = {
+        group_id: plan
+        for group_id, plan in current_plans(ids).items()
+        if plan.state == "approved" or group_id in own
+    }
     hours = _hours_of([p.id for p in plans.values()])
     names = teacher_names(ids)
     return [

@@ -72,7 +72,8 @@ def copy_plan(group: SubjectGroup, source_id: int, *, user: User, ip: str) -> Pl
     dates are kept for the teacher to adjust.
     """
     ensure_editable(group.year)
-    source = next((s for s in copy_sources(group) if s.plan.id == source_id), None)
+    sources = copy_sources(group, user.person)
+    source = next((s for s in sources if s.plan.id == source_id), None)
     if source is None:
         raise PlanningError("Выберите КТП из списка: той, что указана, нет среди подходящих.")
     rows = rows_of(source.plan)

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 
 from .. import access, dashboard, notices
 from ..models import SchoolClass
+from ..numbers import is_number
 from . import settings_of
 from .guard import client_ip, requires
 
@@ -42,8 +43,10 @@ def index():
 @requires("own", "write")
 def notices_read():
     """Mark one notice read (``notice``), or all of the user's notices."""
-    raw = request.form.get("notice", "")
-    notices.mark_read(g.user, int(raw) if raw.isdigit() else None, ip=client_ip())
+    raw = request.form.get("notice", "").strip()
+    if raw and not is_number(raw):
+        abort(400)
+    notices.mark_read(g.user, int(raw) if raw else None, ip=client_ip())
     return redirect(url_for("home.index"))
 
 

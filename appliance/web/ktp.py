@@ -307,7 +307,7 @@ def import_confirm(group_id: int):
 
 
 def _copy_page(group: SubjectGroup, status: int = 200):
-    sources = queries.copy_sources(group)
+    sources = queries.copy_sources(group, g.person)
     return render_template(
         "ktp/copy.html",
         group=group,

@@ -34,7 +34,7 @@ NEXT_STEPS = {
     "calendar": "calendar.index",
     "curriculum": "curriculum.index",
     "groups": "groups.index",
-    "timetable": "timetable.overview",
+    "timetable": "timetable.index",
     "plan": "planning.index",
 }
 
