@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .bulk import insert_rows
 from .db import snapshot, write
@@ -74,8 +74,9 @@ class Move:
     origin: MeetingKey
     new_date: dt.date
     new_number: int
-    room_id: int | None
+    room_id: int | None  # the room chosen for the move, unless a later room change overrides
     meets: bool  # its group is not a draft and its class not closed
+    entry_room_id: int | None = None  # the timetable's room, when neither chose one
 
 
 @dataclass
@@ -92,8 +93,11 @@ class OneOffChanges:
     teachers: dict[MeetingKey, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, year: AcademicYear) -> OneOffChanges:
-        """One query: the year's changes, the latest of a kind winning for a meeting."""
+    def load(cls, year: AcademicYear, *, without: int | None = None) -> OneOffChanges:
+        """One query: the year's changes, the latest of a kind winning for a meeting.
+
+        ``without`` leaves one change out: what its meeting is like once it is undone.
+        """
         found = cls()
         query = (
             TimetableChange.select(
@@ -106,13 +110,14 @@ class OneOffChanges:
                 TimetableEntry.id,
                 TimetableEntry.group,
                 TimetableEntry.number,
+                TimetableEntry.room,
                 SubjectGroup.is_draft,
                 SchoolClass.closed,
             )
             .join(TimetableEntry)
             .join(SubjectGroup)
             .join(SchoolClass)
-            .where(SubjectGroup.year == year)
+            .where((SubjectGroup.year == year) & (TimetableChange.id != (without or 0)))
             .order_by(TimetableChange.id)
             .tuples()
         )
@@ -126,6 +131,7 @@ class OneOffChanges:
             entry,
             group,
             number,
+            entry_room,
             draft,
             closed,
         ) in query:
@@ -134,9 +140,11 @@ class OneOffChanges:
                 found.cancelled.add(key)
             elif kind == "moved" and new_date and new_number:
                 meets = not draft and not closed
-                found.moved[key] = Move(entry, key, new_date, new_number, room, meets)
+                found.moved[key] = Move(entry, key, new_date, new_number, room, meets, entry_room)
             elif kind == "room" and room:
                 found.rooms[key] = room
+                if key in found.moved:  # a room changed after the move wins over the move's
+                    found.moved[key] = replace(found.moved[key], room_id=None)
             elif kind == "substitution" and teacher:
                 found.teachers[key] = teacher
         return found
@@ -156,6 +164,17 @@ class OneOffChanges:
             "cancelled" if key in self.cancelled else "planned",
         )
 
+    def room_of(self, key: MeetingKey, entry_room_id: int | None) -> int | None:
+        """The room a meeting gets: the move's, else a room change's, else the timetable's.
+
+        A move without a room of its own keeps the lesson where it was (`changes._move`),
+        so the fallback must be the entry's room, never None.
+        """
+        move = self.moved.get(key)
+        if move is not None:
+            return move.room_id or self.rooms.get(key) or move.entry_room_id
+        return self.rooms.get(key, entry_room_id)
+
     def moved_in(self, start: dt.date, end: dt.date, main_teacher: dict[int, int]):
         """Meetings moved to a day from ``start`` to ``end``, in their new place."""
         for move in self.moved.values():
@@ -167,7 +186,7 @@ class OneOffChanges:
                 move.new_date,
                 move.new_number,
                 move.entry_id,
-                move.room_id or self.rooms.get(origin),
+                self.room_of(origin, move.entry_room_id),
                 self.teachers.get(origin, main_teacher.get(origin[0])),
             )
 

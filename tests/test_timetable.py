@@ -322,6 +322,56 @@ def test_removing_an_entry_keeps_its_past_and_deletes_an_unused_one(school):
     assert TimetableEntry.get_or_none(TimetableEntry.id == unused.id) is None
 
 
+def mondays(group, start: dt.date, end: dt.date) -> list[dt.date]:
+    from appliance.lessons import timetable_meetings
+
+    return [m.date for m in timetable_meetings(group.year, start, end) if m.group_id == group.id]
+
+
+def test_an_edit_from_a_later_date_before_the_year_starts_keeps_the_days_before(school):
+    """From 01.10 means from 01.10: September keeps its Monday lesson, even in August."""
+    entry = put(school["maths_a"], 1, 1)
+    new = editing.update_entry(
+        entry,
+        fields(school["maths_a"], room=school["room"], since=D(2026, 10, 1)),
+        user=None,
+        today=D(2026, 8, 20),
+    )
+    assert new.id != entry.id and new.valid_from == D(2026, 10, 1)
+    assert TimetableEntry.get_by_id(entry.id).valid_to == D(2026, 9, 30)
+    assert mondays(school["maths_a"], D(2026, 9, 1), D(2026, 9, 30)) == [
+        D(2026, 9, 7), D(2026, 9, 14), D(2026, 9, 21), D(2026, 9, 28)
+    ]  # fmt: skip
+
+
+def test_removing_from_a_later_date_before_the_year_starts_closes_the_entry(school):
+    entry = put(school["maths_a"], 1, 1)
+    assert editing.delete_entry(entry, D(2026, 10, 1), user=None, today=D(2026, 8, 20)) == "closed"
+    assert TimetableEntry.get_by_id(entry.id).valid_to == D(2026, 9, 30)
+    assert len(mondays(school["maths_a"], D(2026, 9, 1), D(2026, 9, 30))) == 4
+
+
+def test_an_entry_in_force_is_neither_rewritten_nor_deleted_from_its_start(school):
+    entry = put(school["maths_a"], 1, 1)
+    today = D(2026, 11, 2)
+    with pytest.raises(PlanningError, match="по ней уже шли уроки.*с 03.11.2026"):
+        editing.update_entry(entry, fields(school["maths_a"], weekday=2), user=None, today=today)
+    with pytest.raises(PlanningError, match="по ней уже шли уроки"):
+        editing.delete_entry(entry, YEAR[0], user=None, today=today)
+    with pytest.raises(PlanningError, match="по ней уже шли уроки"):  # earlier still: no either
+        editing.delete_entry(entry, D(2026, 8, 1), user=None, today=today)
+    kept = TimetableEntry.get_by_id(entry.id)
+    assert (kept.weekday, kept.valid_from, kept.valid_to) == (1, YEAR[0], None)
+    assert AuditEntry.select().count() == 0
+
+
+def test_an_entry_with_a_past_lesson_is_in_force_even_if_it_starts_later(school):
+    entry = put(school["maths_a"], 1, 1, since=D(2026, 11, 9))
+    Lesson.create(group=school["maths_a"], date=D(2026, 9, 7), number=1, timetable_entry=entry)
+    with pytest.raises(PlanningError, match="по ней уже шли уроки"):
+        editing.delete_entry(entry, D(2026, 11, 9), user=None, today=D(2026, 11, 2))
+
+
 def test_a_closed_year_cannot_be_edited(school):
     year = school["year"]
     year.read_only = True

@@ -314,3 +314,189 @@ def test_grids_show_the_weeks_changes_where_they_happen(school):
     (arrived,) = room_grid(school["year"], school["rooms"]["101"], MON).at(5, 4)
     assert arrived.extra
     assert room_grid(school["year"], school["rooms"]["204"], MON).at(5, 4) == []
+
+
+# --- undo after a move, what undo says, refusals ----------------------------------------------
+
+
+def test_undoing_a_substitution_after_a_move_gives_the_moved_lesson_back(school):
+    change(school, "moved", new_date=TUE, new_number=3)
+    sub = change(school, "substitution", teacher=school["sidorova"], reason="курсы")
+    assert lesson(school, TUE, 3).teacher_id == school["sidorova"].id
+    assert undo_change(sub, user=None) == "Урок снова ведёт Орлова Анна."
+    assert lesson(school, TUE, 3).teacher_id == school["orlova"].id
+    assert LessonTeacherChange.select().count() == 0
+    assert [c.kind for c in TimetableChange.select()] == ["moved"]
+
+
+def test_undoing_a_room_change_after_a_move_gives_the_moved_lesson_its_room(school):
+    room = change(school, "room", room=school["rooms"]["101"])
+    change(school, "moved", new_date=TUE, new_number=3)
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["101"].id
+    assert undo_change(room, user=None) == "Урок снова в кабинете 204."
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["204"].id
+    regenerate(school)
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["204"].id
+
+
+def test_undo_without_a_lesson_is_refused_and_keeps_the_change(school):
+    cancelled = change(school, "cancelled")
+    Lesson.delete().where(Lesson.id == lesson(school, MON, 1).id).execute()
+    with pytest.raises(PlanningError, match="Урок этого изменения не найден"):
+        undo_change(cancelled, user=None)
+    assert TimetableChange.get_or_none(TimetableChange.id == cancelled.id) is not None
+
+
+def test_undo_says_when_the_lesson_was_left_as_it_is(school):
+    from appliance import journal
+
+    cancelled = change(school, "cancelled")
+    held = lesson(school, MON, 1)
+    held.state = "planned"
+    held.save()
+    assert undo_change(cancelled, user=None) == "Урок уже не был отменён — его не меняли."
+    sub = change(school, "substitution", teacher=school["sidorova"], reason="курсы")
+    journal.substitute(lesson(school, MON, 1), school["titov"], "больничный", user=None, ip="")
+    assert undo_change(sub, user=None) == "Урок с тех пор передан другому учителю — его не меняли."
+    assert lesson(school, MON, 1).teacher_id == school["titov"].id
+
+
+# --- the room of a moved lesson ----------------------------------------------------------------
+
+
+def test_regeneration_keeps_the_room_of_a_lesson_moved_without_a_new_room(school):
+    change(school, "moved", new_date=TUE, new_number=3)
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["204"].id
+    report = regenerate(school)
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["204"].id
+    assert report.updated == 0
+
+
+def test_a_room_change_after_a_move_wins_over_the_moves_room(school):
+    change(school, "moved", new_date=TUE, new_number=3, room=school["rooms"]["101"])
+    later = change(school, "room", room=school["rooms"]["305"])
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["305"].id
+    regenerate(school)
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["305"].id
+    assert undo_change(later, user=None) == "Урок снова в кабинете 101."
+    regenerate(school)
+    assert lesson(school, TUE, 3).room_id == school["rooms"]["101"].id
+
+
+# --- moving onto a cancelled lesson of the same group --------------------------------------
+
+
+def test_a_move_onto_the_groups_own_cancelled_lesson_is_refused(school):
+    change(school, "cancelled")  # Monday's 1st lesson of maths
+    with pytest.raises(PlanningError, match="стоит отменённый урок"):
+        change(school, "moved", day=WED, entry="wed", new_date=MON, new_number=1)
+    assert lesson(school, WED, 2) is not None
+    assert [c.kind for c in TimetableChange.select()] == ["cancelled"]
+    december = D(2026, 12, 7)  # not generated yet: the timetable's cancelled meeting counts
+    change(school, "cancelled", day=december)
+    Lesson.delete().where(Lesson.date == december).execute()
+    with pytest.raises(PlanningError, match="стоит отменённый урок"):
+        change(school, "moved", day=D(2026, 12, 9), entry="wed", new_date=december, new_number=1)
+
+
+def test_a_clash_the_checks_miss_is_a_russian_refusal_not_a_crash(school, monkeypatch):
+    import appliance.timetable.changes as changes_module
+
+    change(school, "cancelled")
+    monkeypatch.setattr(changes_module, "check_free", lambda *args, **kwargs: None)
+    with pytest.raises(PlanningError, match="в это время у группы уже есть урок"):
+        change(school, "moved", day=WED, entry="wed", new_date=MON, new_number=1)
+    assert [c.kind for c in TimetableChange.select()] == ["cancelled"]
+    assert lesson(school, WED, 2) is not None
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def test_grids_and_the_list_read_changes_in_a_fixed_number_of_queries(school):
+    from appliance.timetable.grid import class_grid, teacher_grid
+
+    from .test_grid import counted_queries
+
+    a = school["maths"].school_class
+    change(school, "cancelled", day=WED, entry="wed")
+
+    def count() -> tuple[int, int, int]:
+        with counted_queries() as for_class:
+            class_grid(a, MON)
+        with counted_queries() as for_teacher:
+            teacher_grid(school["year"], school["sidorova"], MON)
+        with counted_queries() as listed:
+            changes_between(school["year"], MON, D(2026, 11, 22))
+        return len(for_class), len(for_teacher), len(listed)
+
+    few = count()
+    change(school, "substitution", teacher=school["sidorova"], reason="курсы")
+    change(school, "moved", new_date=TUE, new_number=3)
+    change(school, "room", room=school["rooms"]["101"])
+    change(school, "substitution", day=D(2026, 11, 16), teacher=school["sidorova"], reason="к")
+    change(school, "cancelled", entry="physics")
+    change(school, "room", day=D(2026, 11, 18), entry="wed", room=school["rooms"]["305"])
+    rows = changes_between(school["year"], MON, D(2026, 11, 22))
+    assert len(rows) == 7 and all(r.lesson_id for r in rows)
+    assert count() == few
+
+
+# --- timetable edits drop the changes of the meetings they remove -------------------------
+
+
+def test_deleting_an_entry_undoes_its_changes_with_audit(school):
+    from appliance.timetable import editing
+
+    thursday = TimetableEntry.create(
+        group=school["maths"], weekday=4, number=3, valid_from=D(2026, 11, 16)
+    )
+    made = make_change(thursday, D(2026, 11, 19), ChangeRequest("cancelled"), user=None)
+    assert lesson(school, D(2026, 11, 19), 3).state == "cancelled"
+    assert editing.delete_entry(thursday, D(2026, 11, 16), user=None, today=TODAY) == "deleted"
+    assert TimetableChange.get_or_none(TimetableChange.id == made.id) is None
+    deleted = AuditEntry.get(AuditEntry.action == "timetable.change.delete")
+    assert deleted.entity_uuid == made.uuid and '"cancelled"' in deleted.before
+    assert lesson(school, D(2026, 11, 19), 3).state == "planned"  # regeneration may drop it now
+    regenerate(school)
+    assert lesson(school, D(2026, 11, 19), 3) is None
+
+
+def test_closing_an_entry_drops_only_its_later_changes(school):
+    from appliance.timetable import editing
+
+    early = change(school, "cancelled")
+    late = change(school, "cancelled", day=D(2026, 11, 23))
+    assert editing.delete_entry(school["mon"], D(2026, 11, 16), user=None, today=TODAY) == "closed"
+    assert [c.id for c in TimetableChange.select()] == [early.id]
+    assert lesson(school, D(2026, 11, 23), 1).state == "planned"
+    assert lesson(school, MON, 1).state == "cancelled"
+    assert AuditEntry.select().where(AuditEntry.entity_uuid == late.uuid).count() == 2
+
+
+def test_an_edit_that_would_lose_a_filled_moved_lesson_is_refused(school):
+    from appliance.timetable import editing
+
+    change(school, "moved", day=D(2026, 11, 23), new_date=D(2026, 11, 24), new_number=3)
+    moved = lesson(school, D(2026, 11, 24), 3)
+    moved.topic = "Дроби"
+    moved.save()
+    with pytest.raises(PlanningError, match="23.11.2026.*тема"):
+        editing.delete_entry(school["mon"], D(2026, 11, 16), user=None, today=TODAY)
+    assert TimetableEntry.get_by_id(school["mon"].id).valid_to is None
+    assert TimetableChange.select().count() == 1
+
+
+def test_a_split_carries_the_meetings_changes_and_drops_the_removed_ones(school):
+    from appliance.timetable import editing
+
+    kept = change(school, "room", day=D(2026, 11, 23), room=school["rooms"]["101"])
+    r310 = Room.create(name="310")
+    fields = editing.EntryFields(school["maths"], 1, 1, r310, D(2026, 11, 16))
+    same = editing.update_entry(school["mon"], fields, user=None, today=TODAY)
+    assert TimetableChange.get_by_id(kept.id).entry_id == same.id
+    assert AuditEntry.select().where(AuditEntry.action == "timetable.change.update").count() == 1
+    moved_day = editing.EntryFields(school["maths"], 2, 1, None, D(2026, 11, 20))
+    editing.update_entry(same, moved_day, user=None, today=TODAY)
+    assert TimetableChange.get_or_none(TimetableChange.id == kept.id) is None
+    assert lesson(school, D(2026, 11, 23), 1).room_id == r310.id  # its entry's room

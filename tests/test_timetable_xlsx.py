@@ -34,6 +34,8 @@ from appliance.timetable.xlsx import (
 from appliance.years import PlanningError
 
 D = dt.date
+SUMMER = D(2026, 8, 20)  # "today" before the year starts: any date of the year may be chosen
+AUTUMN = D(2026, 11, 2)  # "today" in the year: from tomorrow on
 
 
 @pytest.fixture
@@ -95,10 +97,10 @@ def test_export_then_import_gives_the_same_timetable(school):
                         "Действует с"]  # fmt: skip
     assert ["5А", "Понедельник", "1", "Математика", "", "Смирнова Елена Викторовна", "204",
             "01.09.2026"] in table  # fmt: skip
-    preview = preview_import(year, table, year.starts)
+    preview = preview_import(year, table, year.starts, today=SUMMER)
     assert preview.ok, preview.errors
     assert (preview.to_close, preview.to_delete) == (0, 5)
-    result = apply_import(preview, user=None)
+    result = apply_import(preview, user=None, today=SUMMER)
     assert (result.created, result.deleted, result.closed) == (5, 5, 0)
     assert snapshot(year) == {(g, w, n, r, f, None) for g, w, n, r, f, _ in before}
     assert AuditEntry.select().where(AuditEntry.action == "timetable.import").count() == 1
@@ -120,9 +122,9 @@ def test_import_from_a_date_closes_the_old_entries_and_carries_changes(school):
         ["5А", "Пн", "1", "Математика", "305"],
         ["5Б", "Пн", "2", "Математика", "204"],
     ]
-    preview = preview_import(year, table, D(2026, 12, 1))
+    preview = preview_import(year, table, D(2026, 12, 1), today=AUTUMN)
     assert preview.ok, preview.errors
-    result = apply_import(preview, user=None)
+    result = apply_import(preview, user=None, today=AUTUMN)
     assert (result.created, result.closed, result.changes_moved, result.changes_dropped) == (
         2,
         5,
@@ -137,6 +139,28 @@ def test_import_from_a_date_closes_the_old_entries_and_carries_changes(school):
         for e in load_entries(year, start=D(2026, 12, 2), end=D(2026, 12, 2))
     }
     assert on_december == {("5А", 1, "305"), ("5Б", 1, "204")}
+
+
+def test_a_past_date_is_refused_once_the_year_has_started_and_history_stays(school):
+    year = school["year"]
+    timetable(school)
+    table = read_table("r.xlsx", export_xlsx(year, D(2026, 10, 5)))
+    for past in (year.starts, D(2026, 10, 1), AUTUMN):
+        preview = preview_import(year, table, past, today=AUTUMN)
+        assert not preview.ok
+        assert preview.errors == [
+            "Новое расписание может действовать не раньше 03.11.2026: "
+            "прошедшие и сегодняшние уроки остаются по прежнему расписанию."
+        ]
+    with pytest.raises(PlanningError, match="не раньше 03.11.2026"):
+        apply_import(
+            preview_import(year, table, year.starts, today=SUMMER), user=None, today=AUTUMN
+        )
+    result = apply_import(preview_import(year, table, D(2026, 11, 3), today=AUTUMN), user=None,
+                          today=AUTUMN)  # fmt: skip
+    assert (result.created, result.closed, result.deleted) == (5, 5, 0)
+    old = TimetableEntry.select().where(TimetableEntry.valid_from < D(2026, 11, 3))
+    assert [e.valid_to for e in old] == [D(2026, 11, 2)] * 5  # every old entry kept its past
 
 
 def messy_csv() -> bytes:
@@ -165,7 +189,7 @@ def messy_csv() -> bytes:
 
 def test_a_messy_file_is_explained_row_by_row_and_nothing_is_stored(school):
     year = school["year"]
-    preview = preview_import(year, read_table("5a.csv", messy_csv()), year.starts)
+    preview = preview_import(year, read_table("5a.csv", messy_csv()), year.starts, today=SUMMER)
     assert not preview.ok
     assert len(preview.rows) == 4  # the four good rows, nothing stored yet
     errors = "\n".join(preview.errors)
@@ -197,7 +221,7 @@ def test_an_xlsx_with_its_header_lower_down_is_read(school):
     out = io.BytesIO()
     book.save(out)
     preview = preview_import(
-        school["year"], read_table("r.xlsx", out.getvalue()), school["year"].starts
+        school["year"], read_table("r.xlsx", out.getvalue()), school["year"].starts, today=SUMMER
     )
     assert preview.ok, preview.errors
     (row,) = preview.rows
@@ -205,7 +229,9 @@ def test_an_xlsx_with_its_header_lower_down_is_read(school):
 
 
 def test_a_file_without_the_header_says_which_columns_are_needed(school):
-    preview = preview_import(school["year"], [["a", "b"], ["1", "2"]], school["year"].starts)
+    preview = preview_import(
+        school["year"], [["a", "b"], ["1", "2"]], school["year"].starts, today=SUMMER
+    )
     assert not preview.ok and "«Класс»" in preview.errors[0]
 
 

@@ -3,9 +3,11 @@
 `make_change` stores a `TimetableChange` and applies it to the lesson of that day in
 the same transaction (creating the lesson first if lessons were not generated that
 far), then leaves a notice for the teachers, students and parents concerned.
-`undo_change` puts the lesson back while it holds nothing new. Lesson generation
-reads the same rows (`appliance.lessons.OneOffChanges`), so a regeneration keeps
-every change.
+`undo_change` puts the lesson back while it holds nothing new and says what it did;
+`drop_changes` does the same for the changes of meetings a timetable edit removes.
+The lesson a change concerns is found where the meeting is now: after a move, on
+its new day. Lesson generation reads the same rows (`appliance.lessons.OneOffChanges`),
+so a regeneration keeps every change.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from peewee import JOIN, IntegrityError
 
 from .. import journal
 from ..db import Recorder, snapshot, write
@@ -96,33 +100,66 @@ def make_change(
     if {request.kind} | existing >= {"moved", "cancelled"}:
         raise PlanningError("Урок уже перенесён или отменён: сначала отмените то изменение.")
 
-    with write(user=user, ip=ip) as rec:
-        lesson = _lesson_for(entry, day, rec)
-        old_teacher = lesson.teacher
-        _APPLY[request.kind](lesson, request, user=user, ip=ip, rec=rec)
-        change = TimetableChange.create(
-            date=day,
-            entry=entry,
-            kind=request.kind,
-            teacher=request.teacher if request.kind == "substitution" else None,
-            new_date=request.new_date if request.kind == "moved" else None,
-            new_number=request.new_number if request.kind == "moved" else None,
-            room=request.room if request.kind in ("moved", "room") else None,
-            reason=request.reason.strip()[:250],
-        )
-        rec.record("timetable.change.create", change)
-        notify(lesson, change, old_teacher, describe(change, entry))
+    try:
+        with write(user=user, ip=ip) as rec:
+            lesson = _lesson_for(entry, day, rec)
+            old_teacher = lesson.teacher
+            _APPLY[request.kind](lesson, request, user=user, ip=ip, rec=rec)
+            change = TimetableChange.create(
+                date=day,
+                entry=entry,
+                kind=request.kind,
+                teacher=request.teacher if request.kind == "substitution" else None,
+                new_date=request.new_date if request.kind == "moved" else None,
+                new_number=request.new_number if request.kind == "moved" else None,
+                room=request.room if request.kind in ("moved", "room") else None,
+                reason=request.reason.strip()[:250],
+            )
+            rec.record("timetable.change.create", change)
+            notify(lesson, change, old_teacher, describe(change, entry))
+    except IntegrityError as exc:  # a check above missed a clash: refuse, never a 500
+        raise PlanningError(_CLASH) from exc
     return change
+
+
+_CLASH = (
+    "Урок не сохранён: в это время у группы уже есть урок. "
+    "Обновите страницу и выберите другое время."
+)
+
+
+def _place(entry: TimetableEntry, day: dt.date) -> tuple[dt.date, int]:
+    """Where the entry's meeting of ``day`` is now: its own slot, or where a move put it.
+
+    One query; the latest move of the meeting wins, as in `OneOffChanges.load`.
+    """
+    move = (
+        TimetableChange.select(TimetableChange.new_date, TimetableChange.new_number)
+        .join(TimetableEntry)
+        .where(
+            (TimetableChange.kind == "moved")
+            & (TimetableChange.date == day)
+            & TimetableChange.new_date.is_null(False)
+            & TimetableChange.new_number.is_null(False)
+            & (TimetableEntry.group == entry.group_id)
+            & (TimetableEntry.number == entry.number)
+        )
+        .order_by(TimetableChange.id.desc())
+        .first()
+    )
+    return (move.new_date, move.new_number) if move else (day, entry.number)
+
+
+def _lesson_at(group_id: int, where: tuple[dt.date, int]) -> Lesson | None:
+    return Lesson.get_or_none(
+        (Lesson.group == group_id) & (Lesson.date == where[0]) & (Lesson.number == where[1])
+    )
 
 
 def _lesson_for(entry: TimetableEntry, day: dt.date, rec: Recorder) -> Lesson:
     """The lesson of the entry's meeting on ``day`` (where a move put it), made if missing."""
-    key = (entry.group_id, day, entry.number)
-    move = OneOffChanges.load(entry.group.year).moved.get(key)
-    where = (move.new_date, move.new_number) if move else (day, entry.number)
-    lesson = Lesson.get_or_none(
-        (Lesson.group == entry.group_id) & (Lesson.date == where[0]) & (Lesson.number == where[1])
-    )
+    where = _place(entry, day)
+    lesson = _lesson_at(entry.group_id, where)
     if lesson is not None:
         return lesson
     meeting = next(
@@ -239,29 +276,68 @@ _APPLY = {
 # --- undoing a change ---------------------------------------------------------------------
 
 
-def undo_change(change: TimetableChange, *, user: User | None, ip: str = "") -> None:
-    """Delete a change and put its lesson back, unless the lesson holds something new since."""
+def undo_change(change: TimetableChange, *, user: User | None, ip: str = "") -> str:
+    """Delete a change and put its lesson back, unless the lesson holds something new since.
+
+    Returns what happened to the lesson, in Russian, for the page to say: a change
+    whose lesson was altered since is deleted but leaves the lesson as it is. Refuses
+    (PlanningError, nothing written) when the lesson cannot be found at all.
+    """
     entry = change.entry
     ensure_editable(entry.group.year)
-    with write(user=user, ip=ip) as rec:
+    text = describe(change, entry)
+    try:
+        with write(user=user, ip=ip) as rec:
+            lesson = _changed_lesson(change)
+            if lesson is None:
+                raise PlanningError(
+                    "Урок этого изменения не найден (его удалили при пересоздании уроков?): "
+                    "отменять нечего, изменение оставлено."
+                )
+            old_teacher = lesson.teacher
+            outcome = _REVERT[change.kind](lesson, change, rec)
+            _delete_change(change, rec)
+            notify(lesson, change, old_teacher, "отменено изменение: " + text)
+    except IntegrityError as exc:
+        raise PlanningError(_CLASH) from exc
+    return outcome
+
+
+def drop_changes(changes: Iterable[TimetableChange], rec: Recorder) -> int:
+    """Delete the one-off changes of meetings the timetable no longer gives (audited).
+
+    Runs inside the caller's transaction. Each change's lesson is put back as in
+    `undo_change` when it can be found; a lesson that holds something new since
+    refuses the whole edit (PlanningError naming the change), so nothing is lost
+    silently. Returns how many changes went.
+    """
+    count = 0
+    for change in changes:
         lesson = _changed_lesson(change)
         if lesson is not None:
-            old_teacher = lesson.teacher
-            _REVERT[change.kind](lesson, change, rec)
-            notify(lesson, change, old_teacher, "отменено изменение: " + describe(change, entry))
-        before = snapshot(change)
-        change.delete_instance()
-        rec.record("timetable.change.delete", change, before=before, op="delete")
+            try:
+                _REVERT[change.kind](lesson, change, rec)
+            except PlanningError as exc:
+                raise PlanningError(f"{describe(change)} — {exc}") from exc
+        _delete_change(change, rec)
+        count += 1
+    return count
+
+
+def _delete_change(change: TimetableChange, rec: Recorder) -> None:
+    before = snapshot(change)
+    change.delete_instance()
+    rec.record("timetable.change.delete", change, before=before, op="delete")
 
 
 def _changed_lesson(change: TimetableChange) -> Lesson | None:
+    """The lesson a change concerns, where it is now (a later move took it elsewhere)."""
     entry = change.entry
-    where = (change.date, entry.number)
     if change.kind == "moved":
         where = (change.new_date, change.new_number)
-    return Lesson.get_or_none(
-        (Lesson.group == entry.group_id) & (Lesson.date == where[0]) & (Lesson.number == where[1])
-    )
+    else:
+        where = _place(entry, change.date)
+    return _lesson_at(entry.group_id, where)
 
 
 def _refuse_if_filled(lesson: Lesson, what: str) -> None:
@@ -273,7 +349,15 @@ def _refuse_if_filled(lesson: Lesson, what: str) -> None:
         )
 
 
-def _revert_substitution(lesson: Lesson, change: TimetableChange, rec: Recorder) -> None:
+def _timetable_room(change: TimetableChange) -> int | None:
+    """The room the meeting gets once ``change`` is gone (other changes of it still count)."""
+    entry = change.entry
+    key = (entry.group_id, change.date, entry.number)
+    others = OneOffChanges.load(entry.group.year, without=change.id)
+    return others.room_of(key, entry.room_id)
+
+
+def _revert_substitution(lesson: Lesson, change: TimetableChange, rec: Recorder) -> str:
     _refuse_if_filled(lesson, "замену")
     link = (
         LessonTeacherChange.select()
@@ -285,22 +369,25 @@ def _revert_substitution(lesson: Lesson, change: TimetableChange, rec: Recorder)
         .first()
     )
     if link is None or lesson.teacher_id != change.teacher_id:
-        return  # the lesson was given to someone else since: leave it to them
+        # The lesson was given to someone else since: leave it to them.
+        return "Урок с тех пор передан другому учителю — его не меняли."
     link.delete_instance()
     _save(lesson, "lesson.substitute_undo", rec, teacher=link.old_teacher_id)
+    teacher = lesson.teacher
+    return f"Урок снова ведёт {teacher.full_name}." if teacher else "Замена снята."
 
 
-def _revert_cancel(lesson: Lesson, change: TimetableChange, rec: Recorder) -> None:
-    if lesson.state == "cancelled":
-        _save(lesson, "lesson.cancel_undo", rec, state="planned")
+def _revert_cancel(lesson: Lesson, change: TimetableChange, rec: Recorder) -> str:
+    if lesson.state != "cancelled":
+        return "Урок уже не был отменён — его не меняли."
+    _save(lesson, "lesson.cancel_undo", rec, state="planned")
+    return "Урок снова в расписании."
 
 
-def _revert_move(lesson: Lesson, change: TimetableChange, rec: Recorder) -> None:
+def _revert_move(lesson: Lesson, change: TimetableChange, rec: Recorder) -> str:
     _refuse_if_filled(lesson, "перенос")
     entry = change.entry
-    room_id = OneOffChanges.load(entry.group.year).rooms.get(
-        (entry.group_id, change.date, entry.number), entry.room_id
-    )
+    room_id = _timetable_room(change)
     check_free(
         day_occupants(entry.group.year, change.date),
         entry.number,
@@ -310,11 +397,16 @@ def _revert_move(lesson: Lesson, change: TimetableChange, rec: Recorder) -> None
         check_class=True,
     )
     _save(lesson, "lesson.move_undo", rec, date=change.date, number=entry.number, room=room_id)
+    return f"Урок возвращён на {change.date:%d.%m.%Y}, {entry.number}-й урок."
 
 
-def _revert_room(lesson: Lesson, change: TimetableChange, rec: Recorder) -> None:
-    if lesson.room_id == change.room_id:
-        _save(lesson, "lesson.room_undo", rec, room=change.entry.room_id)
+def _revert_room(lesson: Lesson, change: TimetableChange, rec: Recorder) -> str:
+    if lesson.room_id != change.room_id:
+        return "Кабинет урока с тех пор меняли — его не трогали."
+    room_id = _timetable_room(change)
+    _save(lesson, "lesson.room_undo", rec, room=room_id)
+    room = Room.get_or_none(Room.id == room_id) if room_id else None
+    return f"Урок снова в кабинете {room.name}." if room else "Урок снова без кабинета."
 
 
 _REVERT = {
@@ -359,14 +451,25 @@ class ChangeRow:
 def changes_between(
     year: AcademicYear, start: dt.date, end: dt.date, class_ids: Iterable[int] | None = None
 ) -> list[ChangeRow]:
-    """The year's one-off changes dated (or moved to) a day from ``start`` to ``end``."""
+    """The year's one-off changes dated (or moved to) a day from ``start`` to ``end``.
+
+    ``class_ids`` limits them to those classes (a class grid needs its own only). A
+    fixed number of queries however many changes there are: the change with its
+    entry, group, class, subject, substitute and room in one, their lessons in one.
+    """
     query = (
-        TimetableChange.select(TimetableChange, TimetableEntry, SubjectGroup, SchoolClass, Subject)
+        TimetableChange.select(
+            TimetableChange, TimetableEntry, SubjectGroup, SchoolClass, Subject, Person, Room
+        )
         .join(TimetableEntry)
         .join(SubjectGroup)
         .join(SchoolClass)
         .switch(SubjectGroup)
         .join(Subject)
+        .switch(TimetableChange)
+        .join(Person, JOIN.LEFT_OUTER, on=TimetableChange.teacher)
+        .switch(TimetableChange)
+        .join(Room, JOIN.LEFT_OUTER, on=TimetableChange.room)
         .where(
             (SubjectGroup.year == year)
             & (
@@ -380,8 +483,42 @@ def changes_between(
     )
     if class_ids is not None:
         query = query.where(SchoolClass.id.in_(list(class_ids) or [0]))
-    rows = []
-    for change in query:
-        lesson = _changed_lesson(change)
-        rows.append(ChangeRow(change, describe(change), lesson.id if lesson else None))
-    return rows
+    found = list(query)
+    lessons = _lessons_of(found)
+    return [ChangeRow(c, describe(c), lessons.get(c.id)) for c in found]
+
+
+def _lessons_of(found: list[TimetableChange]) -> dict[int, int]:
+    """Change id → id of its lesson where it is now, for changes listed together (one query).
+
+    A meeting moved away is found through its move, which is listed too: it has the
+    same date and class as the other changes of that meeting.
+    """
+    moves = {
+        (c.entry.group_id, c.date, c.entry.number): (c.new_date, c.new_number)
+        for c in found
+        if c.kind == "moved" and c.new_date and c.new_number
+    }
+    places: dict[int, tuple[int, dt.date, int]] = {}
+    for c in found:
+        key = (c.entry.group_id, c.date, c.entry.number)
+        if c.kind == "moved":
+            where = (c.new_date, c.new_number)
+        else:
+            where = moves.get(key, key[1:])
+        if where[0] is not None and where[1] is not None:
+            places[c.id] = (key[0], *where)
+    if not places:
+        return {}
+    stored = {
+        (group, day, number): lesson_id
+        for lesson_id, group, day, number in Lesson.select(
+            Lesson.id, Lesson.group, Lesson.date, Lesson.number
+        )
+        .where(
+            Lesson.group.in_(sorted({p[0] for p in places.values()}))
+            & Lesson.date.in_(sorted({p[1] for p in places.values()}))
+        )
+        .tuples()
+    }
+    return {cid: stored[p] for cid, p in places.items() if p in stored}

@@ -1,10 +1,14 @@
 """The deputy edits the timetable: add an entry, change it, remove it, with validity dates.
 
-Before the year starts an entry is changed in place. Once it has been in force, a
-change from a date closes the old entry the day before and adds a new one from that
-date, so past lessons keep the timetable they were held by. Conflicts never block
-saving (the deputy may be half-way through a rebuild); `entry_conflicts` lists the
-ones the entry takes part in so the page can warn.
+A change «from a date» later than the entry's start closes the old entry the day
+before and adds a new one from that date, so the days before keep their lesson and
+past lessons keep the timetable they were held by. Only an entry that has never been
+in force, changed from its very start (or earlier), is edited in place or deleted
+outright; for an entry in force such a date would rewrite its past, so it is refused.
+One-off changes of meetings an edit removes are dropped with their own audit entries
+and their lessons put back (`changes.drop_changes`). Conflicts never block saving
+(the deputy may be half-way through a rebuild); `entry_conflicts` lists the ones the
+entry takes part in so the page can warn.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ..models import (
     User,
 )
 from ..years import PlanningError, ensure_editable
+from .changes import drop_changes
 from .conflicts import Conflict, year_conflicts
 from .entries import MAX_NUMBER, WEEKDAYS
 
@@ -90,12 +95,29 @@ def add_entry(
     return entry
 
 
-def _has_been_in_force(entry: TimetableEntry, day: dt.date, today: dt.date) -> bool:
-    """Whether the entry gave (or has given) lessons before ``day``: its past must stay."""
-    if today < entry.group.year.starts or day <= entry.valid_from:
+def _in_force(entry: TimetableEntry, today: dt.date) -> bool:
+    """Whether the entry has been in force: it began before today or gave a past lesson."""
+    if entry.valid_from < today:
+        return True
+    return Lesson.select().where((Lesson.timetable_entry == entry) & (Lesson.date < today)).exists()
+
+
+def _in_place(entry: TimetableEntry, day: dt.date, today: dt.date) -> bool:
+    """True to edit or delete the entry itself, False to close it the day before ``day``.
+
+    In place only from its start (or earlier) and only while it has no past; the
+    same date for an entry in force would rewrite what was held by it: refused.
+    """
+    if day > entry.valid_from:
         return False
-    held = Lesson.select().where((Lesson.timetable_entry == entry) & (Lesson.date < day)).exists()
-    return held or entry.valid_from < today
+    if _in_force(entry, today):
+        tomorrow = max(today + dt.timedelta(days=1), entry.valid_from + dt.timedelta(days=1))
+        raise PlanningError(
+            f"Эта запись действует с {entry.valid_from:%d.%m.%Y}, по ней уже шли уроки: "
+            f"менять или убирать её можно только с более поздней даты "
+            f"(например, с {tomorrow:%d.%m.%Y}), чтобы прошедшие уроки остались."
+        )
+    return True
 
 
 def update_entry(
@@ -108,18 +130,29 @@ def update_entry(
 ) -> TimetableEntry:
     """Change an entry from ``fields.valid_from`` on; returns the entry now in force then.
 
-    In place before the year starts or while the entry has no past; otherwise the
-    old entry ends the day before and a new one carries the change.
+    In place when the date is the entry's start (or earlier) and it has never been
+    in force; from a later date the old entry ends the day before and a new one
+    carries the change. The meeting's one-off changes follow it to the new entry, or
+    are dropped (audited, lessons put back) when the edit removes that meeting.
     """
     today = today or dt.date.today()
     school_class = entry.group.school_class
     ensure_editable(school_class.year)
     if fields.valid_from > (entry.valid_to or dt.date.max):
         raise PlanningError(f"Эта запись действует только по {entry.valid_to:%d.%m.%Y}.")
-    split = _has_been_in_force(entry, fields.valid_from, today)
+    in_place = _in_place(entry, fields.valid_from, today)
     _validate(school_class, fields, skip=entry.id)
+    slot = (fields.group.id, fields.weekday, fields.number)
+    same_slot = slot == (entry.group_id, entry.weekday, entry.number)
     with write(user=user, ip=ip) as rec:
-        if not split:
+        if in_place:
+            gone = _changes(entry)
+            if same_slot:
+                gone = gone.where(
+                    (TimetableChange.date < fields.valid_from)
+                    | (TimetableChange.date > (fields.valid_to or dt.date.max))
+                )
+            drop_changes(list(gone), rec)
             before = snapshot(entry)
             entry.group = fields.group
             entry.weekday, entry.number = fields.weekday, fields.number
@@ -128,6 +161,7 @@ def update_entry(
             entry.save()
             rec.record("timetable.entry.update", entry, before=before, op="update")
             return entry
+        later = list(_changes(entry).where(TimetableChange.date >= fields.valid_from))
         _close(entry, fields.valid_from, rec)
         new = TimetableEntry.create(
             group=fields.group,
@@ -138,12 +172,21 @@ def update_entry(
             valid_to=fields.valid_to,
         )
         rec.record("timetable.entry.create", new, op="create")
-        if (new.group_id, new.weekday, new.number) == (entry.group_id, entry.weekday, entry.number):
-            # One-off changes from that day on belong to the meeting, now the new entry's.
-            TimetableChange.update(entry=new).where(
-                (TimetableChange.entry == entry) & (TimetableChange.date >= fields.valid_from)
-            ).execute()
+        end = fields.valid_to or dt.date.max
+        kept = [c for c in later if same_slot and c.date <= end]
+        for change in kept:  # one-off changes belong to the meeting, now the new entry's
+            before = snapshot(change)
+            change.entry = new
+            change.save()
+            rec.record("timetable.change.update", change, before=before, op="update")
+        drop_changes([c for c in later if c not in kept], rec)
     return new
+
+
+def _changes(entry: TimetableEntry):
+    return (
+        TimetableChange.select().where(TimetableChange.entry == entry).order_by(TimetableChange.id)
+    )
 
 
 def _close(entry: TimetableEntry, day: dt.date, rec: Recorder) -> None:
@@ -161,14 +204,21 @@ def delete_entry(
     ip: str = "",
     today: dt.date | None = None,
 ) -> str:
-    """Take an entry off the timetable from ``day``: "closed" (its past stays) or "deleted"."""
+    """Take an entry off the timetable from ``day``: "closed" (its past stays) or "deleted".
+
+    Deleted only when ``day`` is its start (or earlier) and it has never been in
+    force; from a later day it ends the day before. Either way the one-off changes
+    of the meetings it no longer gives go first, each audited, their lessons put
+    back (a lesson holding something new refuses the whole removal).
+    """
     today = today or dt.date.today()
     ensure_editable(entry.group.year)
     if day > (entry.valid_to or dt.date.max):
         raise PlanningError(f"Эта запись и так действует только по {entry.valid_to:%d.%m.%Y}.")
-    keep_past = _has_been_in_force(entry, day, today)
+    in_place = _in_place(entry, day, today)
     with write(user=user, ip=ip) as rec:
-        if keep_past:
+        drop_changes(list(_changes(entry).where(TimetableChange.date >= day)), rec)
+        if not in_place:
             _close(entry, day, rec)
             return "closed"
         before = snapshot(entry)

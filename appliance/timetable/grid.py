@@ -68,6 +68,7 @@ def class_grid(school_class: SchoolClass, day: dt.date) -> Grid:
         school_class.year,
         day,
         lambda e: e.class_id == school_class.id,
+        class_ids=[school_class.id],
     )
 
 
@@ -84,7 +85,14 @@ def room_grid(year: AcademicYear, room: Room, day: dt.date) -> Grid:
 
 
 def _grid(
-    kind, title, year, day, selects, teacher: Person | None = None, room: Room | None = None
+    kind,
+    title,
+    year,
+    day,
+    selects,
+    teacher: Person | None = None,
+    room: Room | None = None,
+    class_ids: list[int] | None = None,
 ) -> Grid:
     everyone = load_entries(year, start=day, end=day)
     conflicts = year_conflicts(year, day, day, entries=everyone)
@@ -100,7 +108,7 @@ def _grid(
             conflict=entry.id in clashing,
         )
         cells.setdefault((entry.weekday, entry.number), []).append(item)
-    _overlay_changes(kind, year, day, mine, cells, teacher, room)
+    _overlay_changes(kind, year, day, mine, cells, teacher, room, class_ids)
     weekdays = FIVE_DAYS + ([6] if any(w == 6 for w, _ in cells) else [])
     bells = bell_times()
     last = max([MIN_NUMBERS, *bells, *(n for _, n in cells)])
@@ -132,11 +140,17 @@ def _details(kind: str, entry: EntryRow, names: dict[int, str]) -> list[str]:
     return [d for d in details if d]
 
 
-def _overlay_changes(kind, year, day, mine, cells, teacher: Person | None, room: Room | None):
-    """Mark this week's one-off changes on the lessons they touch."""
+def _overlay_changes(
+    kind, year, day, mine, cells, teacher: Person | None, room: Room | None, class_ids
+):
+    """Mark this week's one-off changes on the lessons they touch.
+
+    A class grid reads its own class's changes only (``class_ids``): every student's
+    and parent's «my timetable» draws one, so it must not read the whole school's.
+    """
     week = week_of(day)
     by_id = {e.id: e for e in mine}
-    for row in changes_between(year, week[0], week[-1]):
+    for row in changes_between(year, week[0], week[-1], class_ids):
         change = row.change
         entry = by_id.get(change.entry_id)
         if entry is not None and week[0] <= change.date <= week[-1]:

@@ -1,7 +1,9 @@
 """Who uses a lesson slot on a day: the check behind moves, substitutions and room changes.
 
-Stored lessons (not cancelled) win over what the timetable gives, so a day whose
-lessons were not generated yet is checked against the timetable itself.
+Stored lessons win over what the timetable gives, so a day whose lessons were not
+generated yet is checked against the timetable itself. A cancelled lesson frees its
+teacher and room, but still holds its group's slot: a lesson is one per group, date
+and number, so nothing of that group can be moved onto it.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ class Occupant:
     room_id: int | None
     lesson_id: int | None
     label: str
+    cancelled: bool = False
 
 
 def day_occupants(year: AcademicYear, day: dt.date) -> list[Occupant]:
-    """Every meeting of ``day``: stored lessons (not cancelled), else what the timetable gives."""
+    """Every meeting of ``day``: stored lessons, else what the timetable gives (cancelled too)."""
     slots: dict[tuple[int, int], tuple[int | None, int | None, int | None, str]] = {}
     for m in timetable_meetings(year, day, day):
         slots[(m.group_id, m.number)] = (m.teacher_id, m.room_id, None, m.state)
@@ -78,9 +81,10 @@ def day_occupants(year: AcademicYear, day: dt.date) -> list[Occupant]:
             room_id,
             lesson_id,
             f"{groups[group_id].school_class.name} {groups[group_id].subject.name}",
+            state == "cancelled",
         )
         for (group_id, number), (teacher_id, room_id, lesson_id, state) in slots.items()
-        if state != "cancelled" and group_id in groups
+        if group_id in groups
     ]
 
 
@@ -98,6 +102,13 @@ def check_free(
     for other in occupants:
         if other.number != number or other.lesson_id == lesson.id:
             continue
+        if other.group_id == group.id and check_class and other.cancelled:
+            raise PlanningError(
+                f"У этой группы в это время стоит отменённый урок ({other.label}): "
+                "выберите другое время или сначала верните отменённый урок."
+            )
+        if other.cancelled:
+            continue  # frees the class, the teacher and the room
         if other.group_id == group.id and check_class:
             raise PlanningError(f"У этой группы в это время уже есть урок ({other.label}).")
         same_class = other.class_id == group.school_class_id

@@ -264,12 +264,34 @@ def _teacher_matches(written: str, person: Person) -> bool:
     )
 
 
-def preview_import(year: AcademicYear, table: list[list[str]], effective: dt.date) -> ImportPreview:
+def earliest_effective(year: AcademicYear, today: dt.date | None = None) -> dt.date:
+    """The first date a new timetable may take effect: the year's start, once it began tomorrow.
+
+    From an earlier date an import would remove entries lessons were already held by.
+    """
+    today = today or dt.date.today()
+    return today + dt.timedelta(days=1) if today >= year.starts else year.starts
+
+
+def preview_import(
+    year: AcademicYear,
+    table: list[list[str]],
+    effective: dt.date,
+    *,
+    today: dt.date | None = None,
+) -> ImportPreview:
     """Read the rows of an uploaded timetable and say, row by row, what is wrong."""
     preview = ImportPreview(year, effective)
+    earliest = earliest_effective(year, today)
     if not year.starts <= effective <= year.ends:
         preview.errors.append(
             f"Дата, с которой действует расписание, — в пределах {year.name} учебного года."
+        )
+        return preview
+    if effective < earliest:
+        preview.errors.append(
+            f"Новое расписание может действовать не раньше {earliest:%d.%m.%Y}: "
+            "прошедшие и сегодняшние уроки остаются по прежнему расписанию."
         )
         return preview
     try:
@@ -398,12 +420,17 @@ class ImportResult:
         )
 
 
-def apply_import(preview: ImportPreview, *, user: User | None, ip: str = "") -> ImportResult:
+def apply_import(
+    preview: ImportPreview, *, user: User | None, ip: str = "", today: dt.date | None = None
+) -> ImportResult:
     """Replace the timetable from ``preview.effective`` on with the previewed rows (atomic)."""
     if not preview.ok:
         raise PlanningError("В файле есть ошибки: исправьте их и загрузите файл снова.")
     year, day = preview.year, preview.effective
     ensure_editable(year)
+    earliest = earliest_effective(year, today)
+    if day < earliest:  # the preview may be from yesterday
+        raise PlanningError(f"Новое расписание может действовать не раньше {earliest:%d.%m.%Y}.")
     with write(user=user, ip=ip) as rec:
         old = list(
             TimetableEntry.select()

@@ -528,11 +528,11 @@ def change_undo(change_id: int):
         return redirect(back)
     try:
         text = changes.describe(change)
-        changes.undo_change(change, user=g.user, ip=client_ip())
+        outcome = changes.undo_change(change, user=g.user, ip=client_ip())
     except PlanningError as exc:
         flash(str(exc), "error")
         return redirect(back)
-    flash(f"Изменение отменено, урок возвращён: {text}", "success")
+    flash(f"Изменение отменено: {text} {outcome}", "success")
     return redirect(back)
 
 
@@ -605,10 +605,14 @@ def export():
 
 
 def _import_page(year: AcademicYear, status: int = 200, **extra):
-    today = dt.date.today()
-    start = year.starts if today < year.starts else min(today + dt.timedelta(days=1), year.ends)
+    earliest = xlsx.earliest_effective(year)
+    start = min(earliest, year.ends)
     return render_template(
-        "timetable/import.html", **_context(year, day=start), effective=start, **extra
+        "timetable/import.html",
+        **_context(year, day=start),
+        effective=start,
+        earliest=earliest,
+        **extra,
     ), status
 
 
