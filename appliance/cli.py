@@ -124,6 +124,30 @@ def serve(data: str, host: str, port: int, threads: int) -> None:
     _serve(settings, host, port, threads)
 
 
+@main.command()
+@click.option("--data", required=True, help=DATA_HELP)
+@click.option("--once", is_flag=True, help="Выполнить задания из очереди и выйти.")
+def worker(data: str, once: bool) -> None:
+    """Фоновые задания: еженедельные сводки родителям, письма, отчёты."""
+    import signal
+    import threading
+
+    from . import jobs, tasks  # noqa: F401  (tasks registers the job handlers)
+
+    settings, _ = _open(data)
+    if once:
+        jobs.recover()
+        jobs.schedule_due()
+        done = jobs.run_pending(settings)
+        click.echo(f"Выполнено заданий: {len(done)}.")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"Фоновые задания: {settings.data_dir} (Ctrl+C — остановить)")
+    jobs.work(settings, stop)
+
+
 @main.command("migrate")
 @click.option("--data", required=True, help=DATA_HELP)
 def migrate_command(data: str) -> None:

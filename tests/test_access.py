@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from appliance import access
-from appliance.models import BellSchedule, Lesson, User
+from appliance.db import write
+from appliance.models import BellSchedule, Job, Lesson, User
 
 from .factories import PASSWORD
 
@@ -94,6 +95,13 @@ def sample_args(school) -> dict[str, object]:
     }
 
 
+def own_job(username: str) -> int:
+    """A finished job of this account (job pages show a user only their own jobs)."""
+    with write():
+        user = User.get(User.username == username)
+        return Job.create(kind="test", state="done", created_by=user).id
+
+
 def expected(role: str, rights: str) -> str:
     if rights == "public":
         return "public"
@@ -107,6 +115,7 @@ def test_every_route_obeys_the_matrix_for_role(role, app, browser, school):
     if role == "class_teacher":
         browser.switch_role(school.role_key("class_teacher"))
     args = sample_args(school)
+    args["job_id"] = own_job(ROLE_ACCOUNTS[role])
     routes = sorted(
         app_routes(app).items(), key=lambda item: item[0] == ("auth.logout", "POST")
     )  # log out last
@@ -130,6 +139,7 @@ def test_every_route_obeys_the_matrix_for_role(role, app, browser, school):
 def test_student_gets_403_or_404_on_every_staff_url(app, browser, school):
     browser.login("ivanov.p", PASSWORD)
     args = sample_args(school)
+    args["job_id"] = own_job("orlova.mi")  # someone else's job
     for (_endpoint, method), (rule, rights) in app_routes(app).items():
         # a student reads their own diary and their class's timetable, nothing else
         if rights == "public" or rights.startswith(("own.", "diary.", "timetable.")):

@@ -112,6 +112,7 @@ def test_migrate_command_reports_the_schema_version(tmp_path, runner):
         ["serve"],
         ["migrate"],
         ["doctor"],
+        ["worker"],
         ["users"],
         ["users", "create"],
         ["users", "reset-password"],

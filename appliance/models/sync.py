@@ -6,11 +6,13 @@ from peewee import (
     AutoField,
     CharField,
     DateTimeField,
+    ForeignKeyField,
     IntegerField,
     TextField,
 )
 
 from .base import BaseModel, now
+from .people import User
 
 
 class OutboxEntry(BaseModel):
@@ -63,3 +65,30 @@ class SyncConflict(BaseModel):
     detected_at = DateTimeField(default=now)
     resolved_at = DateTimeField(null=True)
     resolved_by = CharField(default="")
+
+
+class Job(BaseModel):
+    """Background work (digests, PDF letters, reports): queued by a request in the same
+    transaction as the change that asks for it, run by `ezh worker` (appliance.jobs)."""
+
+    STATES = ("queued", "running", "done", "failed")
+
+    kind = CharField(index=True)
+    params = TextField(default="{}")
+    state = CharField(default="queued", index=True)
+    progress = IntegerField(default=0)
+    total = IntegerField(default=0)
+    message = TextField(default="")  # what it is doing, or why it failed (Russian)
+    result_file = CharField(default="")  # relative to the data dir
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=now)
+    started_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+
+
+class ScheduleRun(BaseModel):
+    """When a periodic job (the weekly digest …) was last queued."""
+
+    name = CharField(unique=True)
+    last_run_at = DateTimeField()

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from .. import __version__, access, publishing
+from .. import __version__, access, publishing, tasks  # noqa: F401  (tasks: job kinds)
 from ..config import Settings, load_settings
 from ..db import migrate, open_database
 from ..models import School, SchoolClass, database
@@ -224,6 +224,7 @@ def _register_blueprints(app: Flask) -> None:
         groups,
         health,
         home,
+        jobs,
         ktp,
         lessons,
         periods,
@@ -245,6 +246,7 @@ def _register_blueprints(app: Flask) -> None:
         groups,
         health,
         home,
+        jobs,
         ktp,
         lessons,
         periods,

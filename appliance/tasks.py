@@ -1,0 +1,16 @@
+"""Every background job handler, imported by `ezh worker` so that they register.
+
+Each area keeps its handlers next to its code and lists them here; the web app
+imports this module too, so a page can queue any job kind.
+"""
+
+from __future__ import annotations
+
+from . import jobs
+
+
+@jobs.handler("test")
+def _test_job(ctx: jobs.JobContext) -> str | None:
+    """A job that does nothing: `ezh worker` answers with it in the tests and doctor."""
+    ctx.progress(1, 1)
+    return None
