@@ -70,7 +70,23 @@ def demo(data: str, host: str, port: int, seed: int, threads: int, no_serve: boo
     _print_demo_accounts(accounts_csv)
     db.close()
     if not no_serve:
+        _start_worker_thread(settings)
         _serve(settings, host, port, threads)
+
+
+def _start_worker_thread(settings) -> None:
+    """The demo runs its background jobs beside the web server, in the same process
+    (a school runs `ezh worker` as its own service: deploy/raspi)."""
+    import threading
+
+    from . import jobs, tasks  # noqa: F401  (tasks registers the job handlers)
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=jobs.work, args=(settings, stop), name="ezh-worker", daemon=True
+    )
+    thread.start()
+    click.echo("Фоновые задания: запущены в этом же процессе.")
 
 
 def _print_demo_accounts(path: Path) -> None:

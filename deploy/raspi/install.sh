@@ -13,6 +13,7 @@ DATA_DIR=/var/lib/ezh
 VENV=/opt/ezh
 PORT=8080
 UNIT=ezh-web.service
+WORKER_UNIT=ezh-worker.service
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC="$(cd "$HERE/../.." && pwd)"
 DB="$DATA_DIR/ezh.sqlite3"
@@ -75,11 +76,12 @@ fi
 
 say "Службы systemd и avahi"
 install -m 0644 "$HERE/ezh-web.service" "/etc/systemd/system/$UNIT"
+install -m 0644 "$HERE/ezh-worker.service" "/etc/systemd/system/$WORKER_UNIT"
 install -d -m 0755 /etc/avahi/services
 install -m 0644 "$HERE/ezh.avahi.service" /etc/avahi/services/ezh.service
 systemctl daemon-reload
-systemctl enable "$UNIT"
-systemctl restart "$UNIT"
+systemctl enable "$UNIT" "$WORKER_UNIT"
+systemctl restart "$UNIT" "$WORKER_UNIT"
 systemctl enable avahi-daemon.service
 systemctl try-reload-or-restart avahi-daemon.service
 
