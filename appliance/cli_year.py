@@ -79,7 +79,8 @@ def year_rollover(data: str, source_name: str, graduating: tuple[str, ...]) -> N
 @click.option("--data", required=True, help=DATA_HELP)
 @click.option("--to", "target_name", required=True, help="Новый год, например 2027/2028.")
 @click.option("--yes", is_flag=True, help="Не спрашивать подтверждения.")
-def year_switch(data: str, target_name: str, yes: bool) -> None:
+@click.option("--early", is_flag=True, help="Перейти, хотя текущий год ещё идёт.")
+def year_switch(data: str, target_name: str, yes: bool, early: bool) -> None:
     """Шаг 2: сделать новый год текущим, а прежний — закрытым (только чтение)."""
     from .rollover import switch_year, year_by_name
     from .years import PlanningError
@@ -92,7 +93,7 @@ def year_switch(data: str, target_name: str, yes: bool) -> None:
                 f"Сделать {target.name} год текущим? Прежний год станет только для чтения.",
                 abort=True,
             )
-        result = switch_year(target, user=None, ip="console")
+        result = switch_year(target, user=None, ip="console", early=early)
     except PlanningError as exc:
         raise _fail(exc) from exc
     finally:

@@ -543,6 +543,16 @@ def set_teachers(
     return change
 
 
+def without_teacher(year: AcademicYear) -> int:
+    """Groups of the year nobody teaches yet."""
+    taught = SubjectGroupTeacher.select(SubjectGroupTeacher.group)
+    return (
+        SubjectGroup.select()
+        .where((SubjectGroup.year == year) & SubjectGroup.id.not_in(taught))
+        .count()
+    )
+
+
 def confirm_groups(groups: Iterable[SubjectGroup], *, user, ip: str) -> int:
     """Draft groups (carried over by the rollover) become real: they get lessons."""
     drafts = [g for g in groups if g.is_draft]

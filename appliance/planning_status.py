@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
+from .groups import without_teacher
 from .models import (
     AcademicYear,
     Bell,
@@ -21,7 +22,6 @@ from .models import (
     Plan,
     SchoolClass,
     SubjectGroup,
-    SubjectGroupTeacher,
     Term,
     TimetableEntry,
 )
@@ -108,12 +108,7 @@ def groups_step(year: AcademicYear) -> Step:
     groups = SubjectGroup.select().where(SubjectGroup.year == year)
     total = groups.count()
     drafts = groups.where(SubjectGroup.is_draft).count()
-    with_teacher = SubjectGroupTeacher.select(SubjectGroupTeacher.group)
-    no_teacher = (
-        SubjectGroup.select()
-        .where((SubjectGroup.year == year) & SubjectGroup.id.not_in(with_teacher))
-        .count()
-    )
+    no_teacher = without_teacher(year)
     empty_classes = (
         SchoolClass.select()
         .where(

@@ -368,8 +368,26 @@ def _year_before(target: AcademicYear) -> AcademicYear | None:
     )
 
 
-def switch_year(target: AcademicYear, *, user: User | None = None, ip: str = "") -> Switched:
-    """Step 2: ``target`` becomes current; the year before it is closed (see the module doc)."""
+def still_running(year: AcademicYear, today: dt.date | None = None) -> dt.date | None:
+    """The end of the year's last marking period if it has not passed yet, else None."""
+    today = today or dt.date.today()
+    last = Term.select(fn.MAX(Term.ends)).where(Term.year == year).scalar()
+    return last if last is not None and last >= today else None
+
+
+def switch_year(
+    target: AcademicYear,
+    *,
+    user: User | None = None,
+    ip: str = "",
+    early: bool = False,
+    today: dt.date | None = None,
+) -> Switched:
+    """Step 2: ``target`` becomes current; the year before it is closed (see the module doc).
+
+    While the year before still runs (its last marking period has not ended), closing
+    it would stop the journal mid-year: that needs ``early`` — said on purpose.
+    """
     with write(user=user, ip=ip) as rec:
         if target.is_current:
             raise PlanningError(f"{target.name} учебный год уже текущий.")
@@ -382,6 +400,13 @@ def switch_year(target: AcademicYear, *, user: User | None = None, ip: str = "")
         previous = _year_before(target)
         if previous is not None and target.starts <= previous.starts:
             raise PlanningError("Перейти можно только на следующий учебный год.")
+        running = still_running(previous, today) if previous is not None else None
+        if running and not early:
+            raise PlanningError(
+                f"{previous.name} учебный год ещё идёт: последний учебный период заканчивается "
+                f"{running:%d.%m.%Y}. После перехода его журнал закроется. Если переход нужен "
+                "именно сейчас, отметьте «Перейти досрочно»."
+            )
         result = Switched(target, previous)
         if previous is not None:
             _close_year(previous, target, rec, result)
@@ -645,6 +670,7 @@ class RolloverState:
     target: AcademicYear | None  # the next year, if it exists
     prepared: bool  # the next year has classes
     choices: list[ClassChoice]
+    running: dt.date | None = None  # the source year's last period ends then (not yet over)
 
 
 def rollover_state(source: AcademicYear) -> RolloverState:
@@ -661,4 +687,4 @@ def rollover_state(source: AcademicYear) -> RolloverState:
         ClassChoice(c, c.grade >= LAST_GRADE, bool(grades) and c.grade + 1 not in grades)
         for c in open_classes(source)
     ]
-    return RolloverState(source, name, target, prepared, choices)
+    return RolloverState(source, name, target, prepared, choices, still_running(source))

@@ -155,14 +155,14 @@ def test_switch_needs_terms(rolling):
     new = prepare_next_year(rolling.year).year
     Term.delete().where(Term.year == new).execute()
     with pytest.raises(PlanningError, match="нет учебных периодов"):
-        switch_year(new)
+        switch_year(new, early=True)
     assert AcademicYear.get_by_id(new.id).is_current is False
 
 
 def test_switch_makes_the_new_year_current_and_the_old_one_read_only(rolling, browser):
     old = rolling.year
     new = prepare_next_year(old).year
-    result = switch_year(new)
+    result = switch_year(new, early=True)
     old, new = AcademicYear.get_by_id(old.id), AcademicYear.get_by_id(new.id)
     assert new.is_current and not new.read_only
     assert old.read_only and not old.is_current
@@ -180,7 +180,7 @@ def test_switch_makes_the_new_year_current_and_the_old_one_read_only(rolling, br
     notice = UserNotice.get(UserNotice.user == rolling.users["class_teacher"])
     assert "классный руководитель 6А" in notice.text and notice.link == f"/classes/{six_a.id}"
     with pytest.raises(PlanningError, match="уже текущий"):
-        switch_year(new)
+        switch_year(new, early=True)
     with pytest.raises(PlanningError, match="закрыт"):
         calendar_edit.add_days(old, DaysData("holiday", old.starts, None, 1, 11))
     with pytest.raises(PlanningError, match="уже закрыт: переводить из него нельзя"):
@@ -204,7 +204,7 @@ def test_class_list_changes_between_prepare_and_switch_reach_the_new_year(rollin
         Enrollment.update(ends=old.ends - dt.timedelta(days=60)).where(
             (Enrollment.student == petrova) & (Enrollment.school_class == rolling.classes["5А"])
         ).execute()
-    result = switch_year(new)
+    result = switch_year(new, early=True)
     six_a = next_class(new, "6А")
     in_six_a = {e.student_id for e in Enrollment.select().where(Enrollment.school_class == six_a)}
     assert newcomer.id in in_six_a and petrova.id not in in_six_a
@@ -231,7 +231,7 @@ def test_a_class_teacher_changed_for_next_year_gets_the_right_instead(rolling):
     SchoolClass.update(class_teacher=rolling.users["teacher"].person).where(
         SchoolClass.id == six_a.id
     ).execute()
-    result = switch_year(new)
+    result = switch_year(new, early=True)
     assert result.revoked == ["Кузнецов А.П.: 5А"]
     assert result.granted == ["Смирнова Е.В.: 6А"]
     assert (
@@ -243,11 +243,21 @@ def test_a_class_teacher_changed_for_next_year_gets_the_right_instead(rolling):
     )
 
 
+def test_switching_while_the_year_still_runs_needs_an_explicit_early(rolling):
+    new = prepare_next_year(rolling.year).year
+    last_day = max(t.ends for t in rolling.planning["terms"])
+    with pytest.raises(PlanningError, match="ещё идёт"):
+        switch_year(new, today=last_day)
+    assert not AcademicYear.get_by_id(rolling.year.id).read_only
+    switch_year(new, today=last_day + dt.timedelta(days=1))  # after the last period: fine
+    assert AcademicYear.get_by_id(new.id).is_current
+
+
 def test_switching_back_to_an_older_year_is_refused(rolling):
     older = calendar_edit.create_year(f"{rolling.year.starts.year - 1}/{rolling.year.starts.year}")
     calendar_edit.fill_template(older)
     with pytest.raises(PlanningError, match="только на следующий"):
-        switch_year(older)
+        switch_year(older, early=True)
 
 
 def test_rollover_state_suggests_the_next_year_and_leaving_classes(rolling):
@@ -277,6 +287,10 @@ def test_console_rollover_and_switch(rolling, runner, settings):
     declined = runner.invoke(year_cli, ["switch", "--data", data, "--to", new_name], input="n\n")
     assert declined.exit_code != 0 and current_year().name == name
     result = runner.invoke(year_cli, ["switch", "--data", data, "--to", new_name, "--yes"])
+    assert result.exit_code != 0 and "ещё идёт" in result.output  # mid-year: refused
+    result = runner.invoke(
+        year_cli, ["switch", "--data", data, "--to", new_name, "--yes", "--early"]
+    )
     assert result.exit_code == 0, result.output
     assert current_year().name == new_name and "закрыт" in result.output
     listing = runner.invoke(year_cli, ["list", "--data", data])
@@ -337,7 +351,7 @@ def test_demo_rollover_gives_a_working_next_year(demo):
     ninth = [c.id for c in SchoolClass.select().where(SchoolClass.grade == 9)]
     started = time.perf_counter()
     prepared = prepare_next_year(demo, ninth)
-    switched = switch_year(prepared.year)
+    switched = switch_year(prepared.year, early=True)
     seconds = time.perf_counter() - started
     new = AcademicYear.get_by_id(prepared.year.id)
     assert current_year().id == new.id and AcademicYear.get_by_id(demo.id).read_only

@@ -296,7 +296,11 @@ def test_rollover_through_the_browser(deputy, school):
     new = AcademicYear.get(AcademicYear.name != old.name)
     assert SubjectGroup.get(SubjectGroup.year == new).is_draft
     assert "Шаг 2" in page and "Шаг 1" not in page
-    response = deputy.post("/planning/years/switch", {"target": new.id, "confirm": "1"})
+    early = deputy.post("/planning/years/switch", {"target": new.id, "confirm": "1"})
+    assert early.status_code == 400 and "ещё идёт" in early.get_data(as_text=True)
+    response = deputy.post(
+        "/planning/years/switch", {"target": new.id, "confirm": "1", "early": "1"}
+    )
     page = text(response)
     assert response.status_code == 200 and "Кузнецов А.П.: 5А → 6А" in page
     assert AcademicYear.get_by_id(new.id).is_current

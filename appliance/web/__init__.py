@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -16,7 +25,7 @@ from ..config import Settings, load_settings
 from ..db import migrate, open_database
 from ..models import School, SchoolClass, database
 from ..sessions import resume_session
-from .guard import is_htmx
+from .guard import is_htmx, may_open
 
 ERROR_TEXTS = {
     400: "Запрос не понят. Проверьте введённые данные.",
@@ -288,9 +297,15 @@ def _register_template_helpers(app: Flask) -> None:
                 if access.allowed(g.role.role, obj, mode)
             ]
 
+        def can(obj: str, mode: str) -> bool:
+            """May the active role do this? (links to pages the role may not open are hidden)"""
+            return g.get("role") is not None and access.allowed(g.role.role, obj, mode)
+
         return {
             "app_version": __version__,
             "role_label": role_label,
+            "can": can,
+            "can_open": may_open,
             "nav_items": nav_items,
             "ROLES": access.ROLES,
             "today": dt.date.today(),

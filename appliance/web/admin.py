@@ -18,6 +18,7 @@ from flask import (
 
 from .. import access, admin_queries, people
 from ..audit import verify_chain
+from ..audit_labels import action_label
 from ..models import Person, User
 from . import settings_of
 from .credentials import render_slips
@@ -230,6 +231,7 @@ def personal_data_notice():
 def audit_log():
     return render_template(
         "admin/audit.html",
+        audit_label=action_label,
         entries=admin_queries.audit_entries(request.args.get("before", type=int)),
         broken_at=verify_chain(),
     )

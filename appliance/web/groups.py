@@ -190,6 +190,13 @@ def confirm_year():
         _errors(exc)
         return _index_page(year, 400)
     flash(f"Подтверждено групп: {count}.", "success")
+    lacking = groups.without_teacher(year)
+    if lacking:
+        flash(
+            f"Групп без учителя: {lacking}. Назначьте учителей на страницах классов: "
+            "до этого уроки этих групп никому не видны в «Моём дне».",
+            "error",
+        )
     return redirect(url_for("groups.index", year=year.id))
 
 

@@ -47,3 +47,17 @@ def client_ip() -> str:
 def is_htmx() -> bool:
     """An HTMX request (flask-htmx reads the HX-Request header; htmx partials answer it)."""
     return bool(current_app.htmx)
+
+
+def may_open(endpoint: str) -> bool:
+    """May the active role open the page behind ``endpoint`` (by its @requires)?
+
+    Pages hide links their reader could not follow (a 403 behind a shown link).
+    """
+    view = current_app.view_functions.get(endpoint)
+    rule = getattr(view, "access", None)
+    if rule is None:
+        return False
+    if rule[0] == "public":
+        return True
+    return g.get("role") is not None and access.allowed(g.role.role, *rule)

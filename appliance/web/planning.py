@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 
 from .. import planning_status
 from ..years import planning_years, selected_year
-from .guard import requires
+from .guard import may_open, requires
 
 bp = Blueprint("planning", __name__, url_prefix="/planning")
 
@@ -33,7 +33,7 @@ def index():
     links = {
         key: url_for(endpoint, year=year.id)
         for key, endpoint in STEP_PAGES.items()
-        if year is not None and endpoint in current_app.view_functions
+        if year is not None and may_open(endpoint)
     }
     if year is None:
         links["years"] = url_for("years.index")

@@ -115,7 +115,8 @@ def switch():
             if raw:
                 abort(404)
             raise PlanningError("Выберите учебный год, на который переходить.")
-        result = rollover.switch_year(target, user=g.user, ip=client_ip())
+        early = request.form.get("early") == "1"
+        result = rollover.switch_year(target, user=g.user, ip=client_ip(), early=early)
     except PlanningError as exc:
         flash(str(exc), "error")
         return _page(400)
