@@ -102,6 +102,29 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     },
     # the timetable as each person needs it: everyone, narrowed to what concerns them
     "timetable": {READ: ALL},
+    # messages (§5.3, §5.4): everyone but the inspector; who may write to whom is
+    # narrowed by appliance.messages_rules (no student to student, no parent to parent)
+    "messages": {
+        READ: ALL - {"inspector"},
+        WRITE: ALL - {"inspector"},
+    },
+    # the announcements board (§7.5): everyone reads what is meant for them; the
+    # administration posts
+    "announcements": {
+        READ: ALL,
+        WRITE: frozenset({"director", "deputy", "admin"}),
+    },
+    # notices to parents of failing and truant students (§4.3, §7.3, §7.4): teachers for
+    # their groups, class teachers for their class; the office reads who was told what
+    "parent_notices": {
+        READ: frozenset({"director", "deputy", "teacher", "class_teacher", "inspector"}),
+        WRITE: frozenset({"teacher", "class_teacher"}),
+    },
+    # the school's settings: name, letterhead, the admin's contacts, thresholds
+    "school_settings": {
+        READ: frozenset({"director", "deputy", "admin"}),
+        WRITE: frozenset({"director", "deputy", "admin"}),
+    },
 }
 
 # Permissions that only make sense within a class scope.

@@ -28,7 +28,8 @@ as_app() { runuser -u "$APP_USER" -- "$@"; }
 say "Системные пакеты"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends python3-venv sqlite3 avahi-daemon
+apt-get install -y --no-install-recommends python3-venv sqlite3 avahi-daemon \
+    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
 say "Пользователь $APP_USER и каталог данных $DATA_DIR"
 if ! id -u "$APP_USER" >/dev/null 2>&1; then
