@@ -8,6 +8,7 @@ from __future__ import annotations
 
 SUBJECTS = {
     "account": "Учётная запись",
+    "announcement": "Объявление",
     "assignment": "Работа на уроке",
     "attachment": "Файл",
     "attendance": "Посещаемость",
@@ -28,6 +29,7 @@ SUBJECTS = {
     "lessons": "Уроки",
     "mark": "Отметка",
     "message": "Сообщение",
+    "parent_notice": "Уведомление родителям",
     "password": "Пароль",
     "period_mark": "Отметка за период",
     "personal_data": "Персональные данные",
@@ -48,6 +50,7 @@ SUBJECTS = {
 
 VERBS = {
     "approve": "утверждение",
+    "attach": "прикреплён файл",
     "checked": "отмечено как проверенное",
     "change": "смена",
     "class_list": "список класса",
@@ -55,6 +58,7 @@ VERBS = {
     "confirm": "подтверждение",
     "create": "создание",
     "delete": "удаление",
+    "digest": "итоги недели",
     "end": "выбытие",
     "excuse": "уважительная причина",
     "extend": "продление",

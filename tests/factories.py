@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from appliance import access
 from appliance.db import write
 from appliance.models import (
     AcademicYear,
@@ -34,6 +35,18 @@ from appliance.models import (
 from appliance.passwords import hash_password
 
 PASSWORD = "test-parol-2026"
+ROLES = list(access.ROLES)
+# one account per role in the test school (the class teacher acts for 5А)
+ROLE_ACCOUNTS = {
+    "director": "orlova.mi",
+    "deputy": "belova.os",
+    "admin": "zaytsev.io",
+    "teacher": "smirnova.ev",
+    "class_teacher": "kuznetsov.ap",
+    "student": "ivanov.p",
+    "parent": "ivanova.m",
+    "inspector": "titov.pa",
+}
 
 
 @dataclass

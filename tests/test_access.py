@@ -12,20 +12,11 @@ from appliance import access
 from appliance.db import write
 from appliance.models import BellSchedule, Job, Lesson, User
 
-from .factories import PASSWORD
+from .factories import PASSWORD, ROLE_ACCOUNTS, ROLES
+from .test_announcements import sample_announcement
+from .test_messages import sample_thread
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "access.md"
-ROLES = list(access.ROLES)
-ROLE_ACCOUNTS = {
-    "director": "orlova.mi",
-    "deputy": "belova.os",
-    "admin": "zaytsev.io",
-    "teacher": "smirnova.ev",
-    "class_teacher": "kuznetsov.ap",
-    "student": "ivanov.p",
-    "parent": "ivanova.m",
-    "inspector": "titov.pa",
-}
 
 
 def doc_tables() -> tuple[dict, dict]:
@@ -82,6 +73,7 @@ def sample_args(school) -> dict[str, object]:
         "entry_id": plan["entry"].id,
         "change_id": plan["change"].id,
         "room_id": plan["room"].id,
+        "announcement_id": sample_announcement(),
         "class_id": school.classes["5А"].id,
         "student_id": ivanov.id,
         "parent_id": school.parents["Иванов"].id,
@@ -116,6 +108,10 @@ def test_every_route_obeys_the_matrix_for_role(role, app, browser, school):
         browser.switch_role(school.role_key("class_teacher"))
     args = sample_args(school)
     args["job_id"] = own_job(ROLE_ACCOUNTS[role])
+    if role != "inspector":  # the inspector has no messages
+        args["thread_id"], args["file_id"] = sample_thread(ROLE_ACCOUNTS[role])
+    else:
+        args["thread_id"], args["file_id"] = sample_thread("orlova.mi")
     routes = sorted(
         app_routes(app).items(), key=lambda item: item[0] == ("auth.logout", "POST")
     )  # log out last
@@ -136,13 +132,18 @@ def test_every_route_obeys_the_matrix_for_role(role, app, browser, school):
     assert not failures, "\n".join(failures)
 
 
+STUDENT_READS = ("own.", "diary.", "timetable.", "messages.", "announcements.read")
+
+
 def test_student_gets_403_or_404_on_every_staff_url(app, browser, school):
     browser.login("ivanov.p", PASSWORD)
     args = sample_args(school)
     args["job_id"] = own_job("orlova.mi")  # someone else's job
+    args["thread_id"], args["file_id"] = sample_thread("orlova.mi")
     for (_endpoint, method), (rule, rights) in app_routes(app).items():
-        # a student reads their own diary and their class's timetable, nothing else
-        if rights == "public" or rights.startswith(("own.", "diary.", "timetable.")):
+        # a student reads their own diary, their class's timetable, their messages and the
+        # announcements meant for them, nothing else
+        if rights == "public" or rights.startswith(STUDENT_READS):
             continue
         if method != "GET":
             continue

@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from .factories import PASSWORD
-from .test_access import ROLE_ACCOUNTS, ROLES
+from .factories import PASSWORD, ROLE_ACCOUNTS, ROLES
 
 HREF = re.compile(r'href="(/[^"#]*)"')
 SKIP = ("/static/", "/logout")

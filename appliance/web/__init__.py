@@ -46,6 +46,8 @@ MUST_CHANGE_OPEN = {"auth.change_password", "auth.logout", "health.healthz", "st
 # The menu: shown to a role when the access matrix lets it read the object.
 NAVIGATION = [
     ("home.index", "Главная", "own", "read"),
+    ("messages.index", "Сообщения", "messages", "read"),
+    ("announcements.index", "Объявления", "announcements", "read"),
     ("grid.index", "Журнал", "journal", "read"),
     ("periods.index", "Отметки за период", "journal", "read"),
     ("periods.progress", "Выполнение КТП", "journal", "read"),
@@ -61,6 +63,8 @@ NAVIGATION = [
     ("admin.activity", "Активность", "accounts", "read"),
     ("admin.personal_data", "Персональные данные", "personal_data", "read"),
     ("admin.audit_log", "Журнал изменений", "audit", "read"),
+    ("settings.edit", "Настройки школы", "school_settings", "read"),
+    ("help.index", "Помощь", "own", "read"),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
-from .. import access, dashboard, notices
+from .. import access, announcements, dashboard, notices
 from ..models import SchoolClass
 from ..numbers import is_number
 from . import settings_of
@@ -36,6 +36,9 @@ def index():
     else:  # director, deputy, inspector
         context["overview"] = dashboard.school_overview()
     context["notices"] = notices.unread(g.user)
+    context["home_announcements"], context["more_announcements"] = announcements.on_home(
+        g.user, g.role
+    )
     return render_template(f"home/{role}.html", **context)
 
 
