@@ -33,6 +33,9 @@ test: lint
 bench: $(VENV)/.installed
 	$(BIN)/python bench/pages.py --quick
 	$(BIN)/python bench/journal.py --quick
+	$(BIN)/python bench/diary.py --quick
+	$(BIN)/python bench/timetable.py --quick
+	$(BIN)/python bench/ktp.py --quick
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from peewee import JOIN, fn
 
-from . import access
+from . import access, publishing
 from .models import (
     Assignment,
     Attendance,
@@ -37,6 +37,7 @@ class LessonRow:
     starts: dt.time | None
     ends: dt.time | None
     missing: list[str] = field(default_factory=list)
+    published: bool = True  # topic and homework shown to students and parents
 
 
 def bell_times() -> dict[int, tuple[dt.time, dt.time]]:
@@ -129,7 +130,7 @@ def student_day(student: Person, today: dt.date | None = None) -> tuple[dt.date 
     rows = []
     for lesson in lessons.order_by(Lesson.number):
         starts, ends = bells.get(lesson.number, (None, None))
-        rows.append(LessonRow(lesson, starts, ends))
+        rows.append(LessonRow(lesson, starts, ends, published=publishing.is_visible(lesson)))
     return day, rows
 
 

@@ -18,6 +18,29 @@ def configure(upstream_configured: bool) -> None:
     _state["upstream"] = upstream_configured
 
 
+def upstream_configured() -> bool:
+    """Is publishing waiting for АСУ РСО? (the diary then says so next to «данные на …»)"""
+    return _state["upstream"]
+
+
 def published_at_for_new_change() -> dt.datetime | None:
     """When a change written now becomes visible to students and parents."""
     return None if _state["upstream"] else now()
+
+
+def visible(model, at: dt.datetime | None = None):
+    """The diary's one publishing rule, as a peewee expression over `model.published_at`.
+
+    A row is shown to students and parents once it carries a `published_at` that is not
+    in the future. Every diary query filters (or flags) its journal rows with this, so
+    turning the upstream on (`configure(True)`) needs no change in the diary: new
+    changes then carry no stamp until the sync worker sets it on acceptance.
+    """
+    # Microseconds kept: a stamp written this very second is already shown.
+    return model.published_at.is_null(False) & (model.published_at <= (at or dt.datetime.now()))
+
+
+def is_visible(row, at: dt.datetime | None = None) -> bool:
+    """`visible` for one row already loaded (the first page's lesson list)."""
+    stamp = row.published_at
+    return stamp is not None and stamp <= (at or dt.datetime.now())

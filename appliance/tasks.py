@@ -7,6 +7,7 @@ imports this module too, so a page can queue any job kind.
 from __future__ import annotations
 
 from . import jobs
+from .parent_notices import digest, letters  # noqa: F401  (weekly digest, letters to parents)
 
 
 @jobs.handler("test")

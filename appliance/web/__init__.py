@@ -46,6 +46,7 @@ MUST_CHANGE_OPEN = {"auth.change_password", "auth.logout", "health.healthz", "st
 # The menu: shown to a role when the access matrix lets it read the object.
 NAVIGATION = [
     ("home.index", "Главная", "own", "read"),
+    ("diary.index", "Дневник", "diary", "read"),
     ("messages.index", "Сообщения", "messages", "read"),
     ("announcements.index", "Объявления", "announcements", "read"),
     ("grid.index", "Журнал", "journal", "read"),
@@ -54,6 +55,7 @@ NAVIGATION = [
     ("control.index", "Контроль журнала", "journal_control", "read"),
     ("timetable.index", "Расписание", "timetable", "read"),
     ("planning.index", "План года", "planning", "read"),
+    ("atrisk.index", "Уведомления родителям", "parent_notices", "read"),
     ("ktp.index", "КТП", "ktp", "read"),
     ("ktp.review", "Проверка КТП", "ktp_review", "read"),
     ("lessons.regenerate", "Уроки по расписанию", "journal_control", "write"),
