@@ -1,0 +1,107 @@
+"""Where the NetSchool adapter sends what, and how our values map onto NetSchool's.
+
+IrTech publishes no API documentation and paths drift between server versions
+(`docs` reference: netschool.md), so every path and value mapping here is a default
+that a school's settings may override (`Mapping.with_overrides`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+# Paths of the reference; topic/homework and period marks as the emulator serves them.
+DEFAULT_PATHS: dict[str, str] = {
+    "logindata": "/webapi/logindata",
+    "schools_search": "/webapi/schools/search",
+    "getdata": "/webapi/auth/getdata",
+    "login": "/webapi/login",
+    "logout": "/webapi/auth/logout",
+    "context": "/webapi/context",
+    "journal": "/webapi/grade/journal",
+    "quickedit": "/webapi/grade/journal/quickedit",
+    "lesson_edit": "/webapi/grade/journal/edit",
+    "period_marks": "/webapi/grade/periodmarks",
+    "student_list": "/webapi/grade/studentList",
+    "attendance_reasons": "/webapi/grade/attendance/reasons",
+}
+
+# NetSchool's MarkType for period marks that are not a number (reference: 0 no mark,
+# −1 не аттестован, −2 освобождён, −5 не оценивается).
+DEFAULT_PERIOD_MARK_TYPES: dict[str, int] = {
+    "": 0,
+    "н/а": -1,
+    "осв": -2,
+    "не оц": -5,
+}
+
+# Our attendance codes → NetSchool's attendance reason keys (the server's
+# /webapi/grade/attendance/reasons may name them differently: configurable).
+DEFAULT_ATTENDANCE_REASONS: dict[str, str] = {
+    "Н": "missedNoReason",
+    "Б": "missedIll",
+    "УП": "missedGoodReason",
+    "ОП": "late",
+    "ОСВ": "released",
+}
+
+
+def _frozen(data: MappingABC[str, object]) -> MappingProxyType:
+    return MappingProxyType(dict(data))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The adapter's configuration of paths and value mappings."""
+
+    paths: MappingABC[str, str] = field(default_factory=lambda: _frozen(DEFAULT_PATHS))
+    period_mark_types: MappingABC[str, int] = field(
+        default_factory=lambda: _frozen(DEFAULT_PERIOD_MARK_TYPES)
+    )
+    attendance_reasons: MappingABC[str, str] = field(
+        default_factory=lambda: _frozen(DEFAULT_ATTENDANCE_REASONS)
+    )
+    # Pass/fail scales: NetSchool stores зачёт as maxMark and незачёт as minMark.
+    pass_mark: str = "5"
+    fail_mark: str = "2"
+
+    def path(self, name: str) -> str:
+        try:
+            return self.paths[name]
+        except KeyError:
+            raise KeyError(f"no NetSchool path configured for {name!r}") from None
+
+    def with_overrides(self, overrides: MappingABC[str, object] | None) -> Mapping:
+        """A copy with `{"paths": {...}, "period_mark_types": {...}, ...}` merged in."""
+        if not overrides:
+            return self
+        changes: dict[str, object] = {}
+        for key in ("paths", "period_mark_types", "attendance_reasons"):
+            if key in overrides:
+                merged = dict(getattr(self, key))
+                merged.update(overrides[key])  # type: ignore[arg-type]
+                changes[key] = _frozen(merged)
+        for key in ("pass_mark", "fail_mark"):
+            if key in overrides:
+                changes[key] = str(overrides[key])
+        return replace(self, **changes)
+
+    def period_mark(self, value: str) -> tuple[str | None, int]:
+        """Our period mark value → (NetSchool mark or None, MarkType)."""
+        if value in self.period_mark_types:
+            return None, int(self.period_mark_types[value])
+        if value == "зач":
+            return self.pass_mark, 1
+        if value == "незач":
+            return self.fail_mark, 1
+        return value, 1
+
+    def attendance_reason(self, code: str) -> str | None:
+        """Our attendance code → NetSchool's reason key (None: present / cleared)."""
+        if not code:
+            return None
+        return self.attendance_reasons.get(code, code)
+
+
+DEFAULT = Mapping()

@@ -1,0 +1,265 @@
+"""The outbox side of the push: coalesced batches, acceptance, backoff, parking.
+
+Every journal change is queued as an `OutboxEntry` in the transaction that made it
+(`appliance.db.Recorder.record`). Here the worker takes them out in batches:
+
+* repeated edits of one cell (one `entity_uuid`) coalesce — only the latest payload is
+  sent, it covers the earlier entries (their history stays in the audit);
+* items come in the order of their first pending entry, so a lesson created before its
+  marks is sent before them;
+* an entry becomes `accepted` only after the upstream said so, in one transaction
+  that also stamps the row's `published_at` (the diary then shows it); accepted
+  entries may be deleted later by `prune`, nothing else is ever deleted;
+* a failure moves the item's next attempt back (exponential backoff with jitter); an
+  upstream rejection parks it with the reason while the rest continue; a newer local
+  edit of a parked cell supersedes it (the parked entries are covered by the new one).
+
+A crash between "sent" and "marked accepted" leaves the entries pending: they are sent
+again, and the adapter makes the resend harmless (read-back, natural keys).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import fn
+
+from ..db import write
+from ..models import (
+    Assignment,
+    Attendance,
+    AuditEntry,
+    Lesson,
+    Mark,
+    OutboxEntry,
+    PeriodMark,
+    now,
+)
+
+BACKOFF_BASE = 2.0  # seconds before the second attempt
+BACKOFF_CAP = 3600.0  # never wait longer than an hour between attempts
+
+# Entity types whose rows carry `published_at`, stamped when the upstream accepts them.
+# Each payload is the row's snapshot and the outbox entry's `entity_uuid` is the row's
+# `uuid` (a mark's and an attendance's uuid is its cell uuid, see `journal.cell_uuid`).
+PUBLISHED_MODELS = {
+    "Assignment": Assignment,
+    "Mark": Mark,
+    "Attendance": Attendance,
+    "PeriodMark": PeriodMark,
+    "Lesson": Lesson,
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One coalesced change: the latest entry of an entity and every entry it covers."""
+
+    entity_type: str
+    entity_uuid: str
+    op: str  # "upsert" / "delete" — the latest entry's
+    payload: dict[str, Any]
+    seqs: tuple[int, ...]  # every covered entry (pending and superseded parked ones)
+    attempts: int = 0
+    created_at: dt.datetime | None = None  # of the latest entry
+    # For a delete (whose payload is empty): the row as it was before it was deleted,
+    # so the adapter knows the natural key (assignment × student …) to clear upstream.
+    last_known: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_seq(self) -> int:
+        return self.seqs[0]
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[-1]
+
+
+@dataclass
+class _Group:
+    entries: list[OutboxEntry] = field(default_factory=list)
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the `attempts`-th failure: doubling, capped, with jitter.
+
+    "Equal jitter": half the exponential delay is fixed and half random, so retries
+    of many items spread out and the wait still grows: the result lies in
+    [d/2, d] for d = min(CAP, BASE · 2^(attempts−1)).
+    """
+    rng = rng or random.Random()
+    exponent = max(attempts, 1) - 1
+    delay = BACKOFF_CAP if exponent >= 32 else min(BACKOFF_CAP, BACKOFF_BASE * 2**exponent)
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+def pending_batch(limit: int, now_: dt.datetime | None = None) -> list[Item]:
+    """Up to `limit` coalesced items ready to send at `now_`, in order of first entry.
+
+    An entity is ready when none of its pending entries waits for a later retry time;
+    an entity with only parked entries is not sent (a new edit brings it back).
+    """
+    at = now_ or now()
+    pending = OutboxEntry.state == "pending"
+    ready_at = fn.MAX(fn.COALESCE(OutboxEntry.next_attempt_at, ""))
+    keys = list(
+        OutboxEntry.select(
+            OutboxEntry.entity_type, OutboxEntry.entity_uuid, fn.MIN(OutboxEntry.seq)
+        )
+        .where(pending)
+        .group_by(OutboxEntry.entity_type, OutboxEntry.entity_uuid)
+        .having(ready_at <= str(at))
+        .order_by(fn.MIN(OutboxEntry.seq))
+        .limit(limit)
+        .tuples()
+    )
+    if not keys:
+        return []
+    groups: dict[tuple[str, str], _Group] = {(t, u): _Group() for t, u, _ in keys}
+    uuids = [u for _, u, _ in keys]
+    rows = (
+        OutboxEntry.select()
+        .where(OutboxEntry.entity_uuid.in_(uuids) & OutboxEntry.state.in_(("pending", "parked")))
+        .order_by(OutboxEntry.seq)
+    )
+    for row in rows:
+        group = groups.get((row.entity_type, row.entity_uuid))
+        if group is not None:
+            group.entries.append(row)
+    items = []
+    for entity_type, entity_uuid, _ in keys:
+        entries = groups[(entity_type, entity_uuid)].entries
+        latest_pending = max(e.seq for e in entries if e.state == "pending")
+        # A parked entry after the latest pending one cannot happen (parking covers only
+        # what was sent), but never let an older value cover a newer one.
+        covered = [e for e in entries if e.seq <= latest_pending]
+        latest = covered[-1]
+        payload = json.loads(latest.payload or "{}")
+        items.append(
+            Item(
+                entity_type=entity_type,
+                entity_uuid=entity_uuid,
+                op=latest.op,
+                payload=payload,
+                seqs=tuple(e.seq for e in covered),
+                attempts=max(e.attempts for e in covered if e.state == "pending"),
+                created_at=latest.created_at,
+                last_known=payload if latest.op != "delete" else _before_delete(entity_uuid),
+            )
+        )
+    return items
+
+
+def _before_delete(entity_uuid: str) -> dict[str, Any]:
+    """The row as the audit saw it just before its latest deletion ({} if unknown)."""
+    before = (
+        AuditEntry.select(AuditEntry.before)
+        .where((AuditEntry.entity_uuid == entity_uuid) & (AuditEntry.before != ""))
+        .order_by(AuditEntry.seq.desc())
+        .scalar()
+    )
+    try:
+        found = json.loads(before) if before else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _all_seqs(items: Iterable[Item]) -> list[int]:
+    return [seq for item in items for seq in item.seqs]
+
+
+def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None) -> int:
+    """The upstream accepted `items`: their entries become accepted and rows published.
+
+    One transaction. A row is stamped only if no newer local edit is still waiting
+    (that newer value has not been accepted yet). Returns the entries updated.
+    """
+    if not items:
+        return 0
+    at = accepted_at or now()
+    with write():
+        changed = (
+            OutboxEntry.update(state="accepted", accepted_at=at, last_error="")
+            .where(
+                OutboxEntry.seq.in_(_all_seqs(items)) & OutboxEntry.state.in_(("pending", "parked"))
+            )
+            .execute()
+        )
+        for item in items:
+            model = PUBLISHED_MODELS.get(item.entity_type)
+            if model is None or item.op == "delete":
+                continue
+            newer = OutboxEntry.select().where(
+                (OutboxEntry.entity_uuid == item.entity_uuid)
+                & (OutboxEntry.seq > item.last_seq)
+                & (OutboxEntry.state != "accepted")
+            )
+            if newer.exists():
+                continue
+            model.update(published_at=at).where(
+                (model.uuid == item.entity_uuid) & model.published_at.is_null()
+            ).execute()
+    return changed
+
+
+def mark_failed(
+    items: Sequence[Item],
+    error: str,
+    retry_at: dt.datetime | None = None,
+    *,
+    now_: dt.datetime | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Sending `items` failed (network, 5xx): count the attempt and wait before the next.
+
+    `retry_at` (from a Retry-After or a maintenance window) is honoured when later than
+    the backoff. One transaction.
+    """
+    at = now_ or now()
+    rng = rng or random.Random()
+    with write():
+        for item in items:
+            attempts = item.attempts + 1
+            wait = at + dt.timedelta(seconds=backoff(attempts, rng))
+            when = max(wait, retry_at) if retry_at is not None else wait
+            OutboxEntry.update(
+                attempts=attempts, next_attempt_at=when, last_error=error[:1000]
+            ).where(OutboxEntry.seq.in_(item.seqs) & (OutboxEntry.state == "pending")).execute()
+
+
+def park(item: Item, reason: str) -> None:
+    """The upstream rejected `item` (unknown student, closed period): keep it aside.
+
+    The reason stays for the admin; the other items go on. A newer local edit of the
+    same cell is a new pending entry that covers the parked ones when it is sent.
+    """
+    with write():
+        OutboxEntry.update(state="parked", last_error=reason[:1000]).where(
+            OutboxEntry.seq.in_(item.seqs) & OutboxEntry.state.in_(("pending", "parked"))
+        ).execute()
+
+
+def prune(older_than: dt.datetime) -> int:
+    """Delete accepted entries accepted before `older_than` (never any other state)."""
+    with write():
+        return (
+            OutboxEntry.delete()
+            .where((OutboxEntry.state == "accepted") & (OutboxEntry.accepted_at < older_than))
+            .execute()
+        )
+
+
+def counts() -> dict[str, int]:
+    """Entries per state (for the status page and tests)."""
+    query = OutboxEntry.select(OutboxEntry.state, fn.COUNT(OutboxEntry.seq)).group_by(
+        OutboxEntry.state
+    )
+    found = {state: 0 for state in OutboxEntry.STATES}
+    found.update(dict(query.tuples()))
+    return found
