@@ -302,3 +302,7 @@ def doctor(data: str) -> None:
 from .cli_year import year as year_group  # noqa: E402  (the group imports cli lazily)
 
 main.add_command(year_group)
+
+from .cli_emulator import emulator as emulator_command  # noqa: E402
+
+main.add_command(emulator_command)

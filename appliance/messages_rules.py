@@ -346,9 +346,13 @@ def split_by_family(recipients: list[User]) -> list[list[User]]:
     student to student, no parent to another parent), so a message to several families
     goes as a separate thread to each. Staff recipients take part in every one of them.
     """
+    # Family first: a teacher who is also a parent at the school is, in a message to
+    # families, a member of their own family's thread only — never a colleague in every
+    # thread, where they would meet other families.
+    in_family = _in_a_family({u.person_id for u in recipients})
     staff = staff_user_ids(u.id for u in recipients)
-    colleagues = [u for u in recipients if u.id in staff]
-    family_members = [u for u in recipients if u.id not in staff]
+    colleagues = [u for u in recipients if u.id in staff and u.person_id not in in_family]
+    family_members = [u for u in recipients if u.id not in staff or u.person_id in in_family]
     if not family_members:
         return [colleagues] if colleagues else []
     families = families_of([u.person_id for u in family_members])
@@ -356,6 +360,19 @@ def split_by_family(recipients: list[User]) -> list[list[User]]:
     for user in family_members:
         by_root[families[user.person_id]].append(user)
     return [colleagues + members for members in by_root.values()]
+
+
+def _in_a_family(person_ids: set[int]) -> set[int]:
+    """Which of these people are a student or a parent of a student (a Guardian link)."""
+    if not person_ids:
+        return set()
+    links = Guardian.select(Guardian.parent, Guardian.student).where(
+        Guardian.parent.in_(person_ids) | Guardian.student.in_(person_ids)
+    )
+    found = set()
+    for link in links:
+        found.update({link.parent_id, link.student_id})
+    return found & person_ids
 
 
 def families_of(person_ids: Iterable[int]) -> dict[int, int]:

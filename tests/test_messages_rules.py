@@ -13,6 +13,7 @@ from appliance.messages_rules import (
     split_by_family,
 )
 from appliance.models import (
+    Guardian,
     Person,
     SubjectGroup,
     SubjectGroupStudent,
@@ -150,6 +151,22 @@ def test_a_message_to_several_families_becomes_one_thread_per_family(school):
         ["belova.os", "ivanov.p", "ivanova.m"],
     ]
     assert split_by_family([u["deputy"], u["director"]]) == [[u["deputy"], u["director"]]]
+
+
+def test_a_teacher_who_is_also_a_parent_stays_in_their_own_familys_thread(school):
+    """Staff join every family's thread — but not a staff member who is a parent here."""
+    u = school.users
+    sidorov = school.students["5А"][2]
+    with write():
+        mother = Person.create(last_name="Сидорова", first_name="Ирина", is_staff=True)
+        Guardian.create(parent=mother, student=sidorov, relation="мать")
+        colleague = school.account(mother, "sidorova.teacher", ("teacher", None), ("parent", None))
+    threads = split_by_family([u["parent"], colleague, u["deputy"]])
+    as_names = sorted(sorted(x.username for x in people) for people in threads)
+    assert as_names == [
+        ["belova.os", "ivanova.m"],
+        ["belova.os", "sidorova.teacher"],
+    ]
 
 
 def test_class_families_list_parents_without_an_account(school):

@@ -113,6 +113,7 @@ def test_migrate_command_reports_the_schema_version(tmp_path, runner):
         ["migrate"],
         ["doctor"],
         ["worker"],
+        ["emulator"],
         ["users"],
         ["users", "create"],
         ["users", "reset-password"],
