@@ -71,6 +71,7 @@ def test_parent_writes_to_the_class_teacher_who_sees_it(browser, school):
     browser.login("ivanova.m", PASSWORD)
     form = browser.get("/messages/new").get_data(as_text=True)
     assert "Кузнецов Андрей Павлович" in form and "Фёдоров" not in form
+    assert "все вместе — до 10 МБ" in form  # the request limit is said before it bites
     kuznetsov = school.users["class_teacher"]
     response = browser.post(
         "/messages/new",

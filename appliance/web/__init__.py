@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import (
     Flask,
+    current_app,
     flash,
     g,
     redirect,
@@ -32,7 +33,10 @@ ERROR_TEXTS = {
     403: "У вас нет прав на это действие.",
     404: "Такой страницы нет или она вам недоступна.",
     405: "Так к этой странице обращаться нельзя.",
-    413: "Файл слишком большой.",
+    413: (
+        "Файлы слишком большие: все вместе больше допустимого. Ничего не сохранено; "
+        "вернитесь назад и приложите меньше файлов."
+    ),
     429: "Слишком много попыток. Подождите немного.",
     500: "Внутренняя ошибка. Данные не изменены; сообщите администратору.",
 }
@@ -325,5 +329,7 @@ def _register_template_helpers(app: Flask) -> None:
             "nav_items": nav_items,
             "ROLES": access.ROLES,
             "today": dt.date.today(),
+            # what one form may send in all (MAX_CONTENT_LENGTH): forms with files say it
+            "upload_total_mb": current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
             "now_dt": dt.datetime.now(),
         }
