@@ -55,8 +55,9 @@ def served(app) -> Iterator[str]:
         assert not loop.is_alive(), "waitress did not stop"
 
 
-def log_in(page, base_url: str, username: str) -> None:
+def log_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base_url}/login")
     page.get_by_label("Логин").fill(username)
-    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_label("Пароль").fill(password)
     page.get_by_role("button", name="Войти").click()
+    page.locator("header .person").wait_for()

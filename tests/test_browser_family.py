@@ -30,6 +30,7 @@ from appliance.publishing import visible
 from appliance.web import create_app
 
 from .browser_support import CHROMIUM_ARGS, TIMEOUT_MS, served
+from .browser_support import log_in as sign_in
 
 
 @pytest.fixture
@@ -96,11 +97,7 @@ def test_parent_sees_marks_chart_and_announcement_and_writes_to_the_class_teache
             page = context.new_page()
 
             def log_in(account) -> None:
-                page.goto(f"{base}/login")
-                page.get_by_label("Логин").fill(account.username)
-                page.get_by_label("Пароль").fill(account.password)
-                page.get_by_role("button", name="Войти").click()
-                expect(page.locator("header .person")).to_be_visible()
+                sign_in(page, base, account.username, account.password)
 
             def log_out() -> None:
                 page.get_by_role("button", name="Выйти").click()

@@ -37,6 +37,7 @@ from appliance.models import (
 from appliance.web import create_app
 
 from .browser_support import CHROMIUM_ARGS, TIMEOUT_MS, served
+from .browser_support import log_in as sign_in
 
 SLOW_MS = 60_000  # creating a whole year's lessons on a shared CI machine
 
@@ -178,11 +179,7 @@ def test_deputy_plans_next_year_from_empty_to_checked_timetable_and_approved_ktp
             page = context.new_page()
 
             def log_in(account) -> None:
-                page.goto(f"{base}/login")
-                page.get_by_label("Логин").fill(account.username)
-                page.get_by_label("Пароль").fill(account.password)
-                page.get_by_role("button", name="Войти").click()
-                expect(page.locator("header .person")).to_be_visible()
+                sign_in(page, base, account.username, account.password)
 
             # 1. An empty next year: the rollover prepares it.
             log_in(deputy)

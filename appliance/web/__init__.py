@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from pathlib import Path
 
 from flask import (
@@ -230,62 +231,38 @@ def _render_error(code: int, message: str):
     return render_template("error.html", code=code, message=message), code
 
 
-def _register_blueprints(app: Flask) -> None:
-    from . import (
-        admin,
-        announcements,
-        atrisk,
-        auth,
-        calendar,
-        classes,
-        control,
-        curriculum,
-        diary,
-        grid,
-        groups,
-        health,
-        help_pages,
-        home,
-        jobs,
-        ktp,
-        lessons,
-        messages,
-        periods,
-        planning,
-        settings,
-        setup,
-        timetable,
-        years,
-    )
+# Every area's blueprint: one module each under appliance/web/, one place that lists them.
+BLUEPRINTS = (
+    "admin",
+    "announcements",
+    "atrisk",
+    "auth",
+    "calendar",
+    "classes",
+    "control",
+    "curriculum",
+    "diary",
+    "grid",
+    "groups",
+    "health",
+    "help_pages",
+    "home",
+    "jobs",
+    "ktp",
+    "lessons",
+    "messages",
+    "periods",
+    "planning",
+    "settings",
+    "setup",
+    "timetable",
+    "years",
+)
 
-    blueprints = (
-        admin,
-        announcements,
-        atrisk,
-        auth,
-        calendar,
-        classes,
-        control,
-        curriculum,
-        diary,
-        grid,
-        groups,
-        health,
-        help_pages,
-        home,
-        jobs,
-        ktp,
-        lessons,
-        messages,
-        periods,
-        planning,
-        settings,
-        setup,
-        timetable,
-        years,
-    )
-    for module in blueprints:
-        app.register_blueprint(module.bp)
+
+def _register_blueprints(app: Flask) -> None:
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
