@@ -21,7 +21,7 @@ from decimal import Decimal
 from . import curriculum
 from .curriculum import CurriculumErrors, format_hours, grade_label, name_key
 from .db import write
-from .imports import Issue
+from .imports import Issue, IssueLists
 from .imports_columns import (
     HEADER_SEARCH_ROWS,
     CellError,
@@ -126,7 +126,7 @@ class Change:
 
 
 @dataclass
-class CurriculumPreview:
+class CurriculumPreview(IssueLists):
     """What the import would do and why it may not; nothing is written to make it."""
 
     year: AcademicYear
@@ -134,26 +134,11 @@ class CurriculumPreview:
     lines: list[LinePlan] = field(default_factory=list)
     new_subjects: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    notes: list[Issue] = field(default_factory=list)
     annual: bool = False  # the file gives hours a year, not a week
 
     @property
     def ok(self) -> bool:
         return not self.errors and bool(self.lines)
-
-    @property
-    def error_texts(self) -> list[str]:
-        return [str(i) for i in self.errors]
-
-    @property
-    def warning_texts(self) -> list[str]:
-        return [str(i) for i in self.warnings]
-
-    @property
-    def note_texts(self) -> list[str]:
-        return [str(i) for i in self.notes]
 
     def payload(self) -> str:
         """The checked plan for the confirm form; `apply_import` checks it again."""

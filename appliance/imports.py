@@ -131,6 +131,33 @@ class Issue:
         return f"Строка {self.row}: {self.text}" if self.row else self.text
 
 
+@dataclass(kw_only=True)
+class IssueLists:
+    """What the import previews share: their `errors`, `warnings` and `notes` (of `Issue`),
+    the same as texts for the page, and `ok` while there is no error.
+    """
+
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    notes: list[Issue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def error_texts(self) -> list[str]:
+        return [str(i) for i in self.errors]
+
+    @property
+    def warning_texts(self) -> list[str]:
+        return [str(i) for i in self.warnings]
+
+    @property
+    def note_texts(self) -> list[str]:
+        return [str(i) for i in self.notes]
+
+
 @dataclass
 class StudentPlan:
     row: int
@@ -168,7 +195,7 @@ class LinkPlan:
 
 
 @dataclass
-class ClassListPreview:
+class ClassListPreview(IssueLists):
     """What an import would do, and why it may not; nothing is written to make it."""
 
     school_class: SchoolClass
@@ -176,13 +203,6 @@ class ClassListPreview:
     students: list[StudentPlan] = field(default_factory=list)
     parents: list[ParentPlan] = field(default_factory=list)
     links: list[LinkPlan] = field(default_factory=list)
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    notes: list[Issue] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     @property
     def new_parents(self) -> list[ParentPlan]:
@@ -202,18 +222,6 @@ class ClassListPreview:
             "errors": len(self.errors),
             "warnings": len(self.warnings),
         }
-
-    @property
-    def error_texts(self) -> list[str]:
-        return [str(i) for i in self.errors]
-
-    @property
-    def warning_texts(self) -> list[str]:
-        return [str(i) for i in self.warnings]
-
-    @property
-    def note_texts(self) -> list[str]:
-        return [str(i) for i in self.notes]
 
 
 def name_key(last: str, first: str, middle: str = "") -> str:

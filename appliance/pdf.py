@@ -2,8 +2,9 @@
 
 One small door to WeasyPrint so every printed document is made the same way: the
 fonts are the box's own (DejaVu, installed with the system; nothing is downloaded),
-and a document can never make the box fetch a URL from the network (DESIGN §5) —
-only local files and inline ``data:`` URLs are read.
+and a document can never make the box fetch a URL (DESIGN §5): neither from the
+network nor a local file — only inline ``data:`` URLs are read, every other URL
+(``http:``, ``https:``, ``file:``, …) is refused with an exception.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from weasyprint.urls import URLFetcher
 
 # The families a template should name; DejaVu covers Cyrillic on every box.
 FONT_FAMILY = '"DejaVu Sans", "Liberation Sans", sans-serif'
-LOCAL_PROTOCOLS = frozenset({"file", "data"})
+LOCAL_PROTOCOLS = frozenset({"data"})  # inline only: no network, no local files
 
 
 def local_fetcher() -> URLFetcher:
-    """A fetcher that refuses http(s) and every other non-local scheme."""
+    """A fetcher that reads ``data:`` URLs and raises ValueError for any other scheme."""
     return URLFetcher(allowed_protocols=LOCAL_PROTOCOLS)
 
 

@@ -21,8 +21,9 @@ def recorded_actions() -> set[str]:
     return found
 
 
-def test_every_recorded_action_reads_in_russian():
-    actions = recorded_actions()
+def test_every_recorded_action_reads_in_russian(app):
+    endpoints = set(app.view_functions)  # «calendar.index» on a line of its own is a page
+    actions = recorded_actions() - endpoints
     assert len(actions) > 50
     assert [a for a in sorted(actions) if action_label(a) == a] == []
     assert action_label("lesson.delete") == "Урок: удаление"

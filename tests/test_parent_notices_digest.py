@@ -148,3 +148,41 @@ def test_nothing_is_sent_without_a_current_year(school, week):
         school.year.ends = dt.date(2001, 8, 31)
         school.year.save()
     assert digest.send_weekly_digests(WEEK).sent == 0 and digests() == []
+
+
+def test_the_digest_lists_the_missed_lessons_that_had_homework(school, week):
+    """«Н», «УП», «Б» on a published lesson with homework; not lateness, not unpublished."""
+    from appliance.models import Attendance, now
+
+    stamp = dt.datetime.combine(WEEK, dt.time())
+    published = now() - dt.timedelta(minutes=1)
+    with write():
+        for offset, code, homework, shown in [
+            (3, "Б", "§ 12, № 3–5", published),
+            (4, "УП", "повторить таблицу", published),
+            (4, "ОП", "не пропуск", published),  # late, not missed
+            (2, "Н", "", published),  # no homework
+            (3, "Н", "ещё не в дневнике", None),  # attendance not published
+            (-1, "Н", "прошлая неделя", published),
+        ]:
+            Attendance.create(
+                lesson=lesson(
+                    school.group,
+                    WEEK + dt.timedelta(days=offset),
+                    homework=homework,
+                    published_at=stamp,
+                ),
+                student=week,
+                code=code,
+                published_at=shown,
+            )
+    digest.send_weekly_digests(WEEK)
+    body = Message.get().body
+    thursday, friday = WEEK + dt.timedelta(days=3), WEEK + dt.timedelta(days=4)
+    (section,) = [p for p in body.split("\n\n") if p.startswith("Пропущены уроки")]
+    assert section == (
+        "Пропущены уроки с заданием:\n"
+        f"• Математика {thursday:%d.%m} — § 12, № 3–5\n"
+        f"• Математика {friday:%d.%m} — повторить таблицу"
+    )
+    assert "Оценки:" in body and "№ 125, 127" in body  # the rest is kept

@@ -365,3 +365,94 @@ def test_parents_with_accounts_share_one_thread_and_each_reads_it(browser, schoo
     assert page.count("не прочитано") == 1  # the mother has not read it yet
     assert f'href="/messages/{thread_id}"' in page  # the sender opens the thread
     assert browser.get(f"/messages/{thread_id}").status_code == 200
+
+
+# --- only published rows reach the parents; a double click sends once ------------------
+
+
+@pytest.fixture
+def upstream():
+    """An upstream (АСУ РСО) configured: new marks wait for `published_at`."""
+    from appliance import publishing
+
+    publishing.configure(True)
+    try:
+        yield
+    finally:
+        publishing.configure(False)
+
+
+def test_unpublished_marks_alone_never_make_a_notice(browser, school, upstream):
+    ivanov = school.students["5А"][0]
+    give_marks(school.group, ivanov, ["4"])
+    give_marks(school.group, ivanov, ["2", "2", "2"], published=False)
+    person, role = as_role(school, "teacher")
+    from appliance.parent_notices import risk
+
+    (row,) = risk.at_risk(person, role)  # staff still see the full picture
+    assert (row.student, row.kind, row.marks) == (ivanov, "failing", 4)
+    browser.login("smirnova.ev", PASSWORD)
+    response = browser.post(notify_url(ivanov), {"kind": "failing", "group": school.group.id})
+    assert response.status_code == 400
+    assert "ещё не опубликованных" in response.get_data(as_text=True)
+    response = browser.post("/at-risk/notify-all", {"confirm": "1"})
+    assert response.status_code == 400
+    assert "по опубликованным данным" in response.get_data(as_text=True)
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_a_notice_tells_the_published_facts_only(school, failing, upstream, settings):
+    give_marks(school.group, failing, ["2", "2"], published=False)  # 2,2,3 published
+    person, role = as_role(school, "teacher")
+    notify.notify_student(
+        person, role, failing, "failing", school.group.id, user=school.users["teacher"]
+    )
+    app_notice, letter = sorted(Notification.select(), key=lambda n: n.channel)
+    for notice in (app_notice, letter):
+        assert "Средневзвешенный балл: 2,33 (отметок: 3)" in notice.body
+        payload = json.loads(notice.payload)
+        assert (payload["average"], payload["marks"]) == ("2.33", 3)
+    assert "отметок: 3" in Message.get().body
+    jobs.run_pending(settings)
+    data = (settings.data_dir / Job.get().result_file).read_bytes()
+    assert "отметок: 3" in pdf_text(data) and "отметок: 5" not in pdf_text(data)
+
+
+def test_a_double_click_on_notify_all_sends_once(school, failing):
+    """Two requests both compute their lists before either writes."""
+    from appliance.parent_notices import risk
+
+    petrova = school.students["5А"][1]
+    give_absences(school.group, petrova, 7)
+    person, role = as_role(school, "teacher")
+    first = [r for r in risk.at_risk(person, role) if r.notified is None]
+    second = [r for r in risk.at_risk(person, role) if r.notified is None]
+    sender = school.users["teacher"]
+    sent = notify.send_notices(first, role="teacher", sender=sender)
+    again = notify.send_notices(second, role="teacher", sender=sender)
+    assert len(sent.notifications) == 3 and again.notifications == []
+    assert sorted(s.last_name for s in again.already) == ["Иванов", "Петрова"]
+    recipients = [n.recipient_id for n in Notification.select()]
+    assert len(recipients) == len(set(recipients)) == 3  # one notice per parent
+    assert MessageThread.select().count() == 1 and Job.select().count() == 1
+
+
+def test_a_double_click_on_one_student_sends_once(school, failing, monkeypatch):
+    """Both clicks found the row before either wrote — also for «Уведомить ещё раз»."""
+    person, role = as_role(school, "teacher")
+    sender = school.users["teacher"]
+    seen = notify.find_risk(person, role, failing, "failing", school.group.id)
+    monkeypatch.setattr(notify, "find_risk", lambda *args, **kwargs: seen)
+    notify.notify_student(person, role, failing, "failing", school.group.id, user=sender)
+    with pytest.raises(notify.NoticeError, match="уже уведомлены только что"):
+        notify.notify_student(person, role, failing, "failing", school.group.id, user=sender)
+    assert Notification.select().count() == 2  # the mother in the app, the father by letter
+    monkeypatch.undo()
+    # a deliberate repeat (the row now shows the first notice) still goes out, once
+    seen = notify.find_risk(person, role, failing, "failing", school.group.id)
+    assert seen.notified is not None
+    monkeypatch.setattr(notify, "find_risk", lambda *args, **kwargs: seen)
+    notify.notify_student(person, role, failing, "failing", school.group.id, user=sender)
+    with pytest.raises(notify.NoticeError, match="уже уведомлены только что"):
+        notify.notify_student(person, role, failing, "failing", school.group.id, user=sender)
+    assert Notification.select().count() == 4

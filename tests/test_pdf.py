@@ -125,3 +125,53 @@ def test_local_data_urls_are_allowed():
     )
     data = render_pdf(page(f'<img src="{pixel}" alt=""><p>Картинка</p>'))
     assert b"/Subtype /Image" in b"".join(pdf_streams(data)) + data
+
+
+def test_the_fetcher_refuses_local_files_too(tmp_path):
+    target = tmp_path / "secret.txt"
+    target.write_text("секрет", encoding="utf-8")
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        local_fetcher()(target.as_uri())
+
+
+def test_a_document_fetches_neither_a_file_nor_an_http_url(tmp_path):
+    """Letters need no files and no network: a file: stylesheet is not read, an http:
+    one is not requested (a server on this box counts the requests it gets)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    css = 'body::after { content: "УТЕЧКА"; }'
+    local = tmp_path / "leak.css"
+    local.write_text(css, encoding="utf-8")
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server name)
+            requests.append(self.path)
+            body = css.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/css; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        html = page(
+            f'<link rel="stylesheet" href="{local.as_uri()}">'
+            f'<link rel="stylesheet" href="http://127.0.0.1:{port}/leak.css">'
+            f'<img src="http://127.0.0.1:{port}/logo.png" alt=""><p>Письмо</p>'
+        )
+        text = pdf_text(render_pdf(html, base_url=str(tmp_path) + "/"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "Письмо" in text
+    assert "УТЕЧКА" not in text  # neither stylesheet was applied
+    assert requests == []  # nothing asked of the network

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from ..imports import Issue
+from ..imports import Issue, IssueLists
 from ..imports_columns import CellError, ImportFileError, LayoutError, normalize_header
 from .checks import Finding
 from .columns import (
@@ -41,38 +41,19 @@ MAX_LESSON_ROWS = 400  # 6 hours a week × 34 weeks is 204: more is not one subj
 
 
 @dataclass
-class KtpPreview:
+class KtpPreview(IssueLists):
     """What an import would create, and why it may not; nothing is written to make it."""
 
     filename: str
     rows: list[PlanRow] = field(default_factory=list)
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    notes: list[Issue] = field(default_factory=list)
     sheet: str = ""
     header_row: int | None = None  # in the file, 1-based
     columns: dict[str, str] = field(default_factory=dict)  # key → header as written
     findings: list[Finding] = field(default_factory=list)  # the plan checks, for a group
 
     @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
     def hours(self) -> int:
         return total_hours(self.rows)
-
-    @property
-    def error_texts(self) -> list[str]:
-        return [str(i) for i in self.errors]
-
-    @property
-    def warning_texts(self) -> list[str]:
-        return [str(i) for i in self.warnings]
-
-    @property
-    def note_texts(self) -> list[str]:
-        return [str(i) for i in self.notes]
 
 
 def read_plan_file(filename: str, data: bytes, year_starts: dt.date) -> KtpPreview:

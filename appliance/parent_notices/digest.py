@@ -2,10 +2,11 @@
 
 On Friday afternoon the worker sends each enrolled student's parents who have an
 account a message from the class teacher: the week's marks with subjects and work
-types, absences and lateness, and the homework given this week. Only what the diary
-shows is told (`publishing.visible`): a parent never reads a mark here before the
-diary has it. A student's parents share one thread (a family reads its messages
-together), and each gets a `Notification(kind="digest")`.
+types, absences and lateness, the homework given this week, and the lessons of the
+week the student missed («Н», «УП», «Б») that had homework — what to catch up on.
+Only what the diary shows is told (`publishing.visible`): a parent never reads a mark
+here before the diary has it. A student's parents share one thread (a family reads its
+messages together), and each gets a `Notification(kind="digest")`.
 
 Idempotent per week: the week's Monday is stored in the notice, and a student's
 parents already sent that week's digest are skipped, so a second run (a retry after
@@ -19,7 +20,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import jobs, messaging
 from ..db import write
@@ -47,6 +48,7 @@ from .parents import Contact, parent_contacts
 
 DIGEST_JOB = "parent_notices.digest"
 ATTENDANCE_SHOWN = tuple(texts.ATTENDANCE_WORDS)
+MISSED = ("Н", "УП", "Б")  # absent from the lesson (lateness «ОП» is not a missed lesson)
 PROGRESS_EVERY = 10
 
 Progress = Callable[[int, int], None]
@@ -80,10 +82,11 @@ class Week:
     marks: list[tuple[dt.date, str, str, str]]
     absences: list[tuple[dt.date, str, str]]
     homework: list[tuple[dt.date, str, str]]
+    missed: list[tuple[dt.date, str, str]] = field(default_factory=list)  # (date, subject, hw)
 
     @property
     def empty(self) -> bool:
-        return not (self.marks or self.absences or self.homework)
+        return not (self.marks or self.absences or self.homework or self.missed)
 
 
 def send_weekly_digests(
@@ -164,7 +167,7 @@ def _senders(classes: set[SchoolClass]) -> dict[int, User]:
 
 
 def _weeks(students: list[int], week_start: dt.date, week_end: dt.date) -> dict[int, Week]:
-    """Every student's week in three queries (published rows only)."""
+    """Every student's week in four queries (published rows only)."""
     weeks = defaultdict(lambda: Week([], [], []))
     in_week = Lesson.date.between(week_start, week_end) & (Lesson.state != "cancelled")
     marks = (
@@ -213,6 +216,23 @@ def _weeks(students: list[int], week_start: dt.date, week_end: dt.date) -> dict[
     )
     for sid, day, subject, text in homework.tuples():
         weeks[sid].homework.append((day, subject, text))
+    missed = (
+        Attendance.select(Attendance.student, Lesson.date, Subject.name, Lesson.homework)
+        .join(Lesson)
+        .join(SubjectGroup)
+        .join(Subject)
+        .where(
+            in_week
+            & Attendance.student.in_(students)
+            & Attendance.code.in_(MISSED)
+            & (Lesson.homework != "")
+            & visible(Attendance)
+            & visible(Lesson)
+        )
+        .order_by(Lesson.date, Lesson.number)
+    )
+    for sid, day, subject, text in missed.tuples():
+        weeks[sid].missed.append((day, subject, text))
     return weeks
 
 
@@ -248,7 +268,13 @@ def _send(
     """One student's digest to their parents not yet sent it: one thread for the family."""
     subject = texts.digest_subject(student, week_start)
     body = texts.digest_body(
-        student, school_class.name, week_start, week.marks, week.absences, week.homework
+        student,
+        school_class.name,
+        week_start,
+        week.marks,
+        week.absences,
+        week.homework,
+        missed=week.missed,
     )
     with write() as rec:
         done = _already_sent(student.id, week_start)[student.id]  # again, under the lock

@@ -20,9 +20,14 @@ from ..models import Job, Notification, Person, User, now
 from . import texts
 from .letters import LETTERS_JOB
 from .parents import Contact, parent_contacts
-from .risk import KINDS, Risk, at_risk
+from .risk import KINDS, Risk, at_risk, latest_notices
 
 WRITERS = frozenset({"teacher", "class_teacher"})
+UNPUBLISHED = (
+    "{name} в зоне риска только с учётом ещё не опубликованных отметок или пропусков "
+    "(их пока нет в дневнике: АСУ РСО их не приняла). По опубликованным данным "
+    "уведомлять не о чем — родители не получат сведений, которых не видят в дневнике."
+)
 
 
 class NoticeError(ValueError):
@@ -34,6 +39,7 @@ class Sent:
     notifications: list[Notification] = field(default_factory=list)
     job: Job | None = None  # the letters' PDF, when some parent has no account
     without_parents: list[Person] = field(default_factory=list)
+    already: list[Person] = field(default_factory=list)  # notified meanwhile (a double click)
 
     def count(self, channel: str) -> int:
         return sum(1 for n in self.notifications if n.channel == channel)
@@ -52,12 +58,19 @@ def find_risk(
     group_id: int | None,
     today: dt.date | None = None,
 ) -> Risk:
-    """The at-risk row the sender asks about; NoticeError when the student is not at risk."""
+    """The at-risk row the sender asks about, judged on published rows only (what the
+    parents' diary shows); NoticeError when the student is not at risk on them."""
     if kind not in KINDS:
         raise NoticeError("Выберите, о чём уведомить: неуспеваемость или пропуски.")
-    for row in at_risk(person, active, student_id=student.id, today=today):
-        if row.kind == kind and (row.group is None or row.group_id == group_id):
+
+    def matches(row: Risk) -> bool:
+        return row.kind == kind and (row.group is None or row.group_id == group_id)
+
+    for row in at_risk(person, active, student_id=student.id, today=today, published=True):
+        if matches(row):
             return row
+    if any(matches(r) for r in at_risk(person, active, student_id=student.id, today=today)):
+        raise NoticeError(UNPUBLISHED.format(name=student.full_name))
     raise NoticeError(
         f"{student.full_name} сейчас не в списке «в зоне риска» по этой причине: "
         "уведомлять не о чем. Обновите страницу."
@@ -78,6 +91,11 @@ def notify_student(
     """The one-click notice about one student (facts recomputed now, not taken from the form)."""
     row = find_risk(person, active, student, kind, group_id, today)
     sent = send_notices([row], role=active.role, sender=user, ip=ip)
+    if sent.already:
+        raise NoticeError(
+            f"Родители ученика {student.full_name} уже уведомлены только что "
+            "(повторное нажатие): второе уведомление не отправлено."
+        )
     if sent.without_parents:
         raise NoticeError(
             f"У ученика {student.full_name} не записаны родители: "
@@ -89,22 +107,42 @@ def notify_student(
 def notify_everyone_due(
     person: Person, active: ActiveRole, *, user: User, ip: str = "", today: dt.date | None = None
 ) -> Sent:
-    """Notify about every row of the sender's list whose parents were not told this term."""
-    rows = [r for r in at_risk(person, active, today=today) if r.notified is None]
+    """Notify about every row of the sender's list whose parents were not told this term.
+
+    Judged on published rows only: a student at risk only through marks or absences the
+    diary does not show yet is not notified (the parents must not learn of them here).
+    """
+    rows = [r for r in at_risk(person, active, today=today, published=True) if r.notified is None]
     if not rows:
+        if any(r.notified is None for r in at_risk(person, active, today=today)):
+            raise NoticeError(
+                "Уведомлять некого по опубликованным данным: оставшиеся ученики списка "
+                "в зоне риска только с учётом отметок или пропусков, которых ещё нет "
+                "в дневнике (АСУ РСО их не приняла)."
+            )
         raise NoticeError("Уведомлять некого: по всем ученикам списка родители уже уведомлены.")
-    return send_notices(rows, role=active.role, sender=user, ip=ip)
+    sent = send_notices(rows, role=active.role, sender=user, ip=ip)
+    if not sent.notifications and sent.already:
+        raise NoticeError("Уведомлять некого: родители только что уведомлены (повторное нажатие).")
+    return sent
 
 
 def send_notices(rows: list[Risk], *, role: str, sender: User, ip: str = "") -> Sent:
     """Notices for these rows in ONE transaction, with one letters job for all letters.
 
-    Students without recorded parents are skipped and listed in the result.
+    Students without recorded parents are skipped and listed in the result. The rows'
+    notices are looked up again under the write lock: a row whose latest notice this term
+    is no longer the one the sender saw (`Risk.notified`) was notified meanwhile — by a
+    double click or a colleague — and is skipped (listed in ``already``).
     """
     contacts = parent_contacts({r.student.id for r in rows})
     sent = Sent()
     with write(user=sender, ip=ip) as rec:
-        for row in rows:
+        latest = latest_notices(rows)
+        for row, notice in zip(rows, latest, strict=True):
+            if _id(notice) != _id(row.notified):
+                sent.already.append(row.student)
+                continue
             reachable = [c for c in contacts.get(row.student.id, []) if c.user != sender]
             if not reachable:
                 sent.without_parents.append(row.student)
@@ -144,6 +182,10 @@ def facts_payload(row: Risk, title: str) -> dict:
         "absences": row.absences,
         "sender_title": title,
     }
+
+
+def _id(notice: Notification | None) -> int | None:
+    return None if notice is None else notice.id
 
 
 def _json(payload: dict) -> str:

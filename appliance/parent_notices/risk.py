@@ -38,6 +38,7 @@ from ..models import (
     SubjectGroup,
     SubjectGroupStudent,
 )
+from ..publishing import visible
 from ..terms import Period
 
 FAILING, ABSENCES = "failing", "absences"
@@ -89,11 +90,20 @@ def at_risk(
     class_id: int | None = None,
     student_id: int | None = None,
     today: dt.date | None = None,
+    published: bool = False,
 ) -> list[Risk]:
-    """Students at risk in the role's scope (optionally one class or one student)."""
+    """Students at risk in the role's scope (optionally one class or one student).
+
+    ``published``: judge on the rows the diary shows only (`publishing.visible`) — what
+    is sent to parents must never tell them of marks or absences their diary has not got.
+    """
     groups = scope_groups(person, active, class_id)
     return risks_in(
-        groups, per_subject=active.role in SUBJECT_ROLES, student_id=student_id, today=today
+        groups,
+        per_subject=active.role in SUBJECT_ROLES,
+        student_id=student_id,
+        today=today,
+        published=published,
     )
 
 
@@ -103,19 +113,23 @@ def risks_in(
     per_subject: bool,
     student_id: int | None = None,
     today: dt.date | None = None,
+    published: bool = False,
 ) -> list[Risk]:
-    """Failing and truant students of these groups, by class, name, kind and subject."""
+    """Failing and truant students of these groups, by class, name, kind and subject.
+
+    Staff see every row; with ``published`` only the rows published to the diary count.
+    """
     if not groups:
         return []
     today = today or dt.date.today()
     school = School.get()
     periods = _periods(groups, today)
     members = _members(groups, periods, student_id)
-    rows = _failing(groups, periods, members, school, student_id)
+    rows = _failing(groups, periods, members, school, student_id, published)
     if per_subject:
-        rows += _absences_by_group(groups, periods, members, school, student_id)
+        rows += _absences_by_group(groups, periods, members, school, student_id, published)
     else:
-        rows += _absences_by_class(groups, periods, school, student_id, today)
+        rows += _absences_by_class(groups, periods, school, student_id, today, published)
     if not rows:
         return rows
     # The rows were built with bare ids (Person(id=…)); one query fills in the people.
@@ -218,7 +232,9 @@ def _members(
     return members
 
 
-def _failing(groups, periods, members, school: School, student_id: int | None) -> list[Risk]:
+def _failing(
+    groups, periods, members, school: School, student_id: int | None, published: bool = False
+) -> list[Risk]:
     """Marks of every subgroup of the class and subject count (as `marks_in_period`)."""
     graded = [
         g for g in groups if grading.scale_of(g.subject.scale, g.school_class.graded) != "none"
@@ -248,6 +264,8 @@ def _failing(groups, periods, members, school: School, student_id: int | None) -
     )
     if student_id is not None:
         query = query.where(Mark.student == student_id)
+    if published:
+        query = query.where(visible(Mark))
     marks: dict[tuple[int, int, int], list[tuple[dt.date, str, int]]] = defaultdict(list)
     for student, value, weight, day, class_id, subject_id in query.tuples():
         marks[class_id, subject_id, student].append((day, value, weight))
@@ -279,7 +297,7 @@ def _failing(groups, periods, members, school: School, student_id: int | None) -
     return rows
 
 
-def _unexcused(groups, periods, student_id: int | None):
+def _unexcused(groups, periods, student_id: int | None, published: bool = False):
     """(student, group, date) of every «Н» in the groups' lessons of the terms."""
     starts, ends = _bounds(periods)
     query = (
@@ -294,6 +312,8 @@ def _unexcused(groups, periods, student_id: int | None):
     )
     if student_id is not None:
         query = query.where(Attendance.student == student_id)
+    if published:
+        query = query.where(visible(Attendance))
     return [
         (student, group_id, day)
         for student, group_id, day in query.tuples()
@@ -301,11 +321,12 @@ def _unexcused(groups, periods, student_id: int | None):
     ]
 
 
-def _absences_by_group(groups, periods, members, school, student_id) -> list[Risk]:
+def _absences_by_group(
+    groups, periods, members, school, student_id, published: bool = False
+) -> list[Risk]:
     """A subject teacher: «Н» in their own lessons, per group."""
-    counts = Counter(
-        (group_id, student) for student, group_id, _ in _unexcused(groups, periods, student_id)
-    )
+    found = _unexcused(groups, periods, student_id, published)
+    counts = Counter((group_id, student) for student, group_id, _ in found)
     by_id = {g.id: g for g in groups}
     return [
         Risk(
@@ -321,13 +342,13 @@ def _absences_by_group(groups, periods, members, school, student_id) -> list[Ris
     ]
 
 
-def _absences_by_class(groups, periods, school, student_id, today: dt.date) -> list[Risk]:
+def _absences_by_class(
+    groups, periods, school, student_id, today: dt.date, published: bool = False
+) -> list[Risk]:
     """A class teacher and the office: «Н» in every lesson of the class, per student."""
     class_of = {g.id: g.school_class for g in groups}
-    counts = Counter(
-        (class_of[group_id].id, student)
-        for student, group_id, _ in _unexcused(groups, periods, student_id)
-    )
+    found = _unexcused(groups, periods, student_id, published)
+    counts = Counter((class_of[group_id].id, student) for student, group_id, _ in found)
     truant = {key: n for key, n in counts.items() if is_truant(n, school)}
     if not truant:
         return []
@@ -354,6 +375,14 @@ def _absences_by_class(groups, periods, school, student_id, today: dt.date) -> l
 
 def _attach_notices(rows: list[Risk]) -> None:
     """The latest notice of the same kind (and subject, for failing) within the term."""
+    for row, notice in zip(rows, latest_notices(rows), strict=True):
+        row.notified = notice
+
+
+def latest_notices(rows: list[Risk]) -> list[Notification | None]:
+    """For each row, the latest notice of its kind (and subject, for failing) in its term."""
+    if not rows:
+        return []
     since = min(r.period.starts for r in rows)
     notices = (
         Notification.select()
@@ -368,9 +397,13 @@ def _attach_notices(rows: list[Risk]) -> None:
     for notice in notices:
         subject_id = json.loads(notice.payload or "{}").get("subject_id")
         by_student[notice.student_id, notice.kind].append((notice, subject_id))
+    found: list[Notification | None] = []
     for row in rows:
+        latest = None
         for notice, subject_id in by_student[row.student.id, row.kind]:
             in_term = row.period.starts <= notice.sent_at.date() <= row.period.ends
             same_subject = row.kind != FAILING or subject_id == row.subject_id
             if in_term and same_subject:
-                row.notified = notice  # ordered by time: the last one wins
+                latest = notice  # ordered by time: the last one wins
+        found.append(latest)
+    return found

@@ -7,6 +7,7 @@ wording in one place. Plain, short sentences: a parent reads this on a phone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from ..models import Person
@@ -140,9 +141,11 @@ def digest_body(
     marks: list[tuple[dt.date, str, str, str]],
     absences: list[tuple[dt.date, str, str]],
     homework: list[tuple[dt.date, str, str]],
+    missed: Sequence[tuple[dt.date, str, str]] = (),
 ) -> str:
     """marks: (date, subject, value, work type); absences: (date, subject, code);
-    homework: (date given, subject, text) — each in the order to show."""
+    homework: (date given, subject, text); missed: (date, subject, homework) of the lessons
+    missed that had homework — each in the order to show."""
     week_end = week_start + dt.timedelta(days=6)
     parts = [
         f"Итоги недели с {ru_date(week_start)} по {ru_date(week_end)}\n"
@@ -164,6 +167,9 @@ def digest_body(
         parts.append("Пропуски и опоздания:\n" + "\n".join(lines))
     else:
         parts.append("Пропусков нет.")
+    if missed:
+        lines = [f"• {subject} {short_date(day)} — {text}" for day, subject, text in missed]
+        parts.append("Пропущены уроки с заданием:\n" + "\n".join(lines))
     if homework:
         lines = [f"• {subject} ({short_date(day)}): {text}" for day, subject, text in homework]
         parts.append("Задано на этой неделе (к следующим урокам):\n" + "\n".join(lines))

@@ -14,7 +14,8 @@ from .. import access, bells, calendar_edit, calendar_view
 from ..calendar_edit import DAY_KINDS, GRADES, TERM_KINDS, WEEKDAYS, DaysData, TermData
 from ..models import AcademicYear, BellSchedule, Term
 from ..numbers import is_number
-from ..years import PlanningError, planning_years, selected_year
+from ..years import PlanningError, planning_years
+from .forms import or_404, year_from_args
 from .guard import client_ip, requires
 
 bp = Blueprint("calendar", __name__, url_prefix="/planning/calendar")
@@ -23,12 +24,7 @@ bp = Blueprint("calendar", __name__, url_prefix="/planning/calendar")
 # --- reading the request ----------------------------------------------------------------
 
 
-def _year() -> AcademicYear | None:
-    """The year of the page (``?year=``); a bad id is a 404."""
-    year = selected_year(request.args.get("year"))
-    if year is None and request.args.get("year"):
-        abort(404)
-    return year
+_year = year_from_args
 
 
 def _int(name: str) -> int | None:
@@ -96,6 +92,21 @@ def _done(change: calendar_edit.CalendarChange, back: str):
     return redirect(back)
 
 
+def _year_change(page, action, *, back: str, confirm: bool = False):
+    """A change to the page's year: done and back to the `back` page, or `page` with the error."""
+    year = _year()
+    try:
+        if confirm:
+            _confirmed()
+        if year is None:
+            raise PlanningError("Сначала создайте учебный год.")
+        change = action(year)
+    except PlanningError as exc:
+        flash(str(exc), "error")
+        return page(year, 400)
+    return _done(change, url_for(back, year=year.id))
+
+
 # --- terms ------------------------------------------------------------------------------
 
 
@@ -137,38 +148,27 @@ def _term_data() -> TermData:
 @bp.route("/terms", methods=["POST"])
 @requires("planning", "write")
 def term_create():
-    year = _year()
-    try:
-        if year is None:
-            raise PlanningError("Сначала создайте учебный год.")
-        change = calendar_edit.save_term(year, _term_data(), user=g.user, ip=client_ip())
-    except PlanningError as exc:
-        flash(str(exc), "error")
-        return _terms_page(year, 400)
-    return _done(change, url_for("calendar.index", year=year.id))
+    return _year_change(
+        _terms_page,
+        lambda year: calendar_edit.save_term(year, _term_data(), user=g.user, ip=client_ip()),
+        back="calendar.index",
+    )
 
 
 @bp.route("/terms/template", methods=["POST"])
 @requires("planning", "write")
 def term_template():
     """One button: the usual quarters, half-years and breaks of the year."""
-    year = _year()
-    try:
-        _confirmed()
-        if year is None:
-            raise PlanningError("Сначала создайте учебный год.")
-        change = calendar_edit.fill_template(year, user=g.user, ip=client_ip())
-    except PlanningError as exc:
-        flash(str(exc), "error")
-        return _terms_page(year, 400)
-    return _done(change, url_for("calendar.index", year=year.id))
+    return _year_change(
+        _terms_page,
+        lambda year: calendar_edit.fill_template(year, user=g.user, ip=client_ip()),
+        back="calendar.index",
+        confirm=True,
+    )
 
 
 def _term(term_id: int) -> Term:
-    term = Term.get_or_none(Term.id == term_id)
-    if term is None:
-        abort(404)
-    return term
+    return or_404(Term.get_or_none(Term.id == term_id))
 
 
 @bp.route("/terms/<int:term_id>")
@@ -220,10 +220,7 @@ def days():
 @bp.route("/days", methods=["POST"])
 @requires("planning", "write")
 def days_add():
-    year = _year()
-    try:
-        if year is None:
-            raise PlanningError("Сначала создайте учебный год.")
+    def add(year: AcademicYear):
         if _bad_date("first") or _bad_date("last"):
             raise PlanningError("Даты — в виде ДД.ММ.ГГГГ.")
         data = DaysData(
@@ -235,11 +232,9 @@ def days_add():
             works_as_weekday=_int("works_as_weekday"),
             note=request.form.get("note", ""),
         )
-        change = calendar_edit.add_days(year, data, user=g.user, ip=client_ip())
-    except PlanningError as exc:
-        flash(str(exc), "error")
-        return _days_page(year, 400)
-    return _done(change, url_for("calendar.days", year=year.id))
+        return calendar_edit.add_days(year, data, user=g.user, ip=client_ip())
+
+    return _year_change(_days_page, add, back="calendar.days")
 
 
 def _run_ids() -> list[int]:
@@ -256,30 +251,22 @@ def _run_ids() -> list[int]:
 @bp.route("/days/delete", methods=["POST"])
 @requires("planning", "write")
 def days_delete():
-    year = _year()
-    try:
-        if year is None:
-            raise PlanningError("Сначала создайте учебный год.")
-        change = calendar_edit.delete_days(year, _run_ids(), user=g.user, ip=client_ip())
-    except PlanningError as exc:
-        flash(str(exc), "error")
-        return _days_page(year, 400)
-    return _done(change, url_for("calendar.days", year=year.id))
+    return _year_change(
+        _days_page,
+        lambda year: calendar_edit.delete_days(year, _run_ids(), user=g.user, ip=client_ip()),
+        back="calendar.days",
+    )
 
 
 @bp.route("/days/holidays", methods=["POST"])
 @requires("planning", "write")
 def holidays_fill():
-    year = _year()
-    try:
-        _confirmed()
-        if year is None:
-            raise PlanningError("Сначала создайте учебный год.")
-        change = calendar_edit.fill_public_holidays(year, user=g.user, ip=client_ip())
-    except PlanningError as exc:
-        flash(str(exc), "error")
-        return _days_page(year, 400)
-    return _done(change, url_for("calendar.days", year=year.id))
+    return _year_change(
+        _days_page,
+        lambda year: calendar_edit.fill_public_holidays(year, user=g.user, ip=client_ip()),
+        back="calendar.days",
+        confirm=True,
+    )
 
 
 # --- the year on one page ---------------------------------------------------------------
@@ -327,10 +314,7 @@ def schedule_create():
 
 
 def _schedule(schedule_id: int) -> BellSchedule:
-    schedule = BellSchedule.get_or_none(BellSchedule.id == schedule_id)
-    if schedule is None:
-        abort(404)
-    return schedule
+    return or_404(BellSchedule.get_or_none(BellSchedule.id == schedule_id))
 
 
 def _schedule_page(schedule: BellSchedule, status: int = 200, rows=None):
@@ -365,29 +349,30 @@ def schedule_save(schedule_id: int):
     return redirect(url_for("calendar.bell_list"))
 
 
-@bp.route("/bells/<int:schedule_id>/default", methods=["POST"])
-@requires("planning", "write")
-def schedule_default(schedule_id: int):
+def _schedule_change(schedule_id: int, action, message: str):
+    """A confirmed change to one bell schedule; `message` is formatted with its name."""
     schedule = _schedule(schedule_id)
     try:
         _confirmed()
-        bells.make_default(schedule, user=g.user, ip=client_ip())
+        action(schedule, user=g.user, ip=client_ip())
     except PlanningError as exc:
         flash(str(exc), "error")
         return _schedule_page(schedule, 400)
-    flash(f"Теперь уроки идут по звонкам «{schedule.name}».", "success")
+    flash(message.format(name=schedule.name), "success")
     return redirect(url_for("calendar.bell_list"))
+
+
+@bp.route("/bells/<int:schedule_id>/default", methods=["POST"])
+@requires("planning", "write")
+def schedule_default(schedule_id: int):
+    return _schedule_change(
+        schedule_id, bells.make_default, "Теперь уроки идут по звонкам «{name}»."
+    )
 
 
 @bp.route("/bells/<int:schedule_id>/delete", methods=["POST"])
 @requires("planning", "write")
 def schedule_delete(schedule_id: int):
-    schedule = _schedule(schedule_id)
-    try:
-        _confirmed()
-        bells.delete_schedule(schedule, user=g.user, ip=client_ip())
-    except PlanningError as exc:
-        flash(str(exc), "error")
-        return _schedule_page(schedule, 400)
-    flash(f"Расписание звонков «{schedule.name}» удалено.", "success")
-    return redirect(url_for("calendar.bell_list"))
+    return _schedule_change(
+        schedule_id, bells.delete_schedule, "Расписание звонков «{name}» удалено."
+    )

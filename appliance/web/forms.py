@@ -1,15 +1,37 @@
-"""Small helpers shared by form views: reading roles, dates and ids from a POST."""
+"""Small helpers shared by views: the page's `?year=`, lookups that 404, and roles, dates and ids
+from a POST.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 from flask import abort, request
 
 from .. import access
+from ..models import AcademicYear
 from ..numbers import is_number
+from ..years import selected_year
 
 STAFF_ASSIGNABLE = ("director", "deputy", "admin", "teacher", "inspector")
+
+T = TypeVar("T")
+
+
+def or_404(found: T | None) -> T:
+    """What a lookup found; nothing found (or nothing this user may see) is a 404."""
+    if found is None:
+        abort(404)
+    return found
+
+
+def year_from_args() -> AcademicYear | None:
+    """The year of the page (``?year=``, else the current one); a bad id is a 404."""
+    year = selected_year(request.args.get("year"))
+    if year is None and request.args.get("year"):
+        abort(404)
+    return year
 
 
 def roles_from_form() -> list[tuple[str, int | None]]:

@@ -31,7 +31,8 @@ from ..ktp.export import export_name, lesson_numbers, plan_xlsx
 from ..ktp.rows import lessons_of, row_of, rows_of
 from ..models import AcademicYear, Plan, SubjectGroup
 from ..numbers import is_number
-from ..years import PlanningError, planning_years, selected_year
+from ..years import PlanningError, planning_years
+from .forms import or_404, year_from_args
 from .guard import client_ip, requires
 from .uploads import upload_dir
 
@@ -44,11 +45,7 @@ MOVES = {"up": -1, "down": 1}
 # --- reading the request ----------------------------------------------------------------
 
 
-def _year() -> AcademicYear | None:
-    year = selected_year(request.args.get("year"))
-    if year is None and request.args.get("year"):
-        abort(404)
-    return year
+_year = year_from_args
 
 
 def _form_id(name: str) -> int | None:
@@ -57,17 +54,11 @@ def _form_id(name: str) -> int | None:
 
 
 def _readable(group_id: int) -> SubjectGroup:
-    group = queries.readable_group(group_id, g.person, g.role)
-    if group is None:
-        abort(404)
-    return group
+    return or_404(queries.readable_group(group_id, g.person, g.role))
 
 
 def _writable(group_id: int) -> SubjectGroup:
-    group = queries.writable_group(group_id, g.person, g.role)
-    if group is None:
-        abort(404)
-    return group
+    return or_404(queries.writable_group(group_id, g.person, g.role))
 
 
 def _plan_link(group: SubjectGroup) -> str:

@@ -29,17 +29,14 @@ from ..models import Lesson
 from ..numbers import is_number
 from ..years import planning_years, selected_year
 from . import settings_of
-from .forms import date_from_form
+from .forms import date_from_form, or_404
 from .guard import client_ip, is_htmx, requires
 
 bp = Blueprint("lessons", __name__, url_prefix="/lessons")
 
 
 def _lesson(lesson_id: int) -> Lesson:
-    lesson = lesson_page.readable_lesson(lesson_id, g.person, g.role)
-    if lesson is None:
-        abort(404)
-    return lesson
+    return or_404(lesson_page.readable_lesson(lesson_id, g.person, g.role))
 
 
 def _page(lesson: Lesson, view: lesson_page.LessonView | None = None, status: int = 200):

@@ -47,6 +47,7 @@ from ..timetable.entries import (
     parse_day,
 )
 from ..years import PlanningError, planning_years, selected_year
+from .forms import or_404
 from .guard import client_ip, requires
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -187,54 +188,46 @@ def _print(the_grid: grid.Grid):
 
 
 def _teacher(staff_id: int) -> Person:
-    person = Person.get_or_none((Person.id == staff_id) & Person.is_staff)
-    if person is None:
-        abort(404)
-    return person
+    return or_404(Person.get_or_none((Person.id == staff_id) & Person.is_staff))
 
 
 def _room(room_id: int) -> Room:
-    room = Room.get_or_none(Room.id == room_id)
-    if room is None:
-        abort(404)
-    return room
+    return or_404(Room.get_or_none(Room.id == room_id))
 
 
 def _planning_year() -> AcademicYear:
-    year = _year()
-    if year is None:
-        abort(404)
-    return year
+    return or_404(_year())
+
+
+def _week(build, lookup, item_id: int, endpoint: str | None = None, **args):
+    """A teacher's or a room's week: the page (``endpoint``) or, without it, the print view."""
+    year = _planning_year()
+    the_grid = build(year, lookup(item_id), _day(year))
+    return _grid_page(the_grid, endpoint, **args) if endpoint else _print(the_grid)
 
 
 @bp.route("/teacher/<int:staff_id>")
 @requires("planning", "read")
 def teacher_grid(staff_id: int):
-    year = _planning_year()
-    the_grid = grid.teacher_grid(year, _teacher(staff_id), _day(year))
-    return _grid_page(the_grid, "timetable.teacher_grid", staff_id=staff_id)
+    return _week(grid.teacher_grid, _teacher, staff_id, "timetable.teacher_grid", staff_id=staff_id)
 
 
 @bp.route("/teacher/<int:staff_id>/print")
 @requires("planning", "read")
 def teacher_print(staff_id: int):
-    year = _planning_year()
-    return _print(grid.teacher_grid(year, _teacher(staff_id), _day(year)))
+    return _week(grid.teacher_grid, _teacher, staff_id)
 
 
 @bp.route("/room/<int:room_id>")
 @requires("planning", "read")
 def room_grid(room_id: int):
-    year = _planning_year()
-    the_grid = grid.room_grid(year, _room(room_id), _day(year))
-    return _grid_page(the_grid, "timetable.room_grid", room_id=room_id)
+    return _week(grid.room_grid, _room, room_id, "timetable.room_grid", room_id=room_id)
 
 
 @bp.route("/room/<int:room_id>/print")
 @requires("planning", "read")
 def room_print(room_id: int):
-    year = _planning_year()
-    return _print(grid.room_grid(year, _room(room_id), _day(year)))
+    return _week(grid.room_grid, _room, room_id)
 
 
 # --- editing entries -------------------------------------------------------------------
