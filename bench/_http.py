@@ -189,3 +189,24 @@ def spawned(data_dir: Path, threads: int, log: Path) -> Iterator[int]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def fill_defaults(args, quick: dict, full: dict):
+    """Options left unset take the quick or the full run's value."""
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def run_bench(name: str, measure, args) -> int:
+    """Measure; the result as one JSON line on stdout, a failure's reason on stderr."""
+    import json
+
+    try:
+        result = measure(args)
+    except BenchError as exc:
+        print(f"bench/{name}.py: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False))
+    return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/diary.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from bench._http import BenchError, Client, percentile_ms, spawned  # noqa: E402
+from bench._http import (  # noqa: E402
+    BenchError,
+    Client,
+    fill_defaults,
+    percentile_ms,
+    run_bench,
+    spawned,
+)
 
 SEED = 1
 SERVER_THREADS = 8  # `ezh serve`'s default
@@ -185,21 +191,11 @@ def parse_args(argv: list[str] | None = None):
     args = parser.parse_args(argv)
     quick = {"rounds": 4, "per_round": 25}
     full = {"rounds": 10, "per_round": 60}
-    for name, value in (quick if args.quick else full).items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return args
+    return fill_defaults(args, quick, full)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = measure(args)
-    except BenchError as exc:
-        print(f"bench/diary.py: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+    return run_bench("diary", measure, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/ktp.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from bench._http import BenchError  # noqa: E402
+from bench._http import BenchError, run_bench  # noqa: E402
 
 HOURS = 170
 SECTIONS = 10
@@ -176,14 +175,7 @@ def parse_args(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = measure(args)
-    except BenchError as exc:
-        print(f"bench/ktp.py: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+    return run_bench("ktp", measure, parse_args(argv))
 
 
 if __name__ == "__main__":

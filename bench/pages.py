@@ -13,7 +13,6 @@ The last line of stdout is one JSON object; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import threading
@@ -26,7 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/pages.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from bench._http import BenchError, Client, percentile_ms, served  # noqa: E402
+from bench._http import (  # noqa: E402
+    BenchError,
+    Client,
+    fill_defaults,
+    percentile_ms,
+    run_bench,
+    served,
+)
 
 SERVER_THREADS = 4
 DASHBOARD_MARK = "Мой день".encode()
@@ -245,21 +251,11 @@ def parse_args(argv: list[str] | None = None):
     args = parser.parse_args(argv)
     quick = {"concurrency": 4, "rounds": 4, "per_client": 40}
     full = {"concurrency": 8, "rounds": 8, "per_client": 80}
-    for name, value in (quick if args.quick else full).items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return args
+    return fill_defaults(args, quick, full)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = measure(args)
-    except BenchError as exc:
-        print(f"bench/pages.py: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+    return run_bench("pages", measure, parse_args(argv))
 
 
 if __name__ == "__main__":
