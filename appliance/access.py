@@ -125,6 +125,13 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
         READ: frozenset({"director", "deputy", "admin"}),
         WRITE: frozenset({"director", "deputy", "admin"}),
     },
+    # the sync with АСУ РСО: its state for the office; the address, the service account,
+    # "sync now" and parked changes for the admin. Teachers see their own pending
+    # changes and conflicts through "own", narrowed to their groups.
+    "sync": {
+        READ: frozenset({"director", "deputy", "admin"}),
+        WRITE: frozenset({"admin"}),
+    },
 }
 
 # Permissions that only make sense within a class scope.

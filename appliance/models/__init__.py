@@ -35,7 +35,7 @@ from .planning import (
     TimetableEntry,
 )
 from .school import AcademicYear, Bell, BellSchedule, NonSchoolDay, Room, School, Term
-from .sync import IdMap, Job, OutboxEntry, ScheduleRun, SyncConflict, SyncRun
+from .sync import IdMap, Job, OutboxEntry, ScheduleRun, SyncCell, SyncConflict, SyncRun
 
 ALL_MODELS: list[type[BaseModel]] = [
     School,
@@ -85,6 +85,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     IdMap,
     SyncRun,
     SyncConflict,
+    SyncCell,
     Job,
     ScheduleRun,
     ArchiveRecord,

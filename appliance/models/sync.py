@@ -57,6 +57,12 @@ class SyncRun(BaseModel):
 
 
 class SyncConflict(BaseModel):
+    """A journal cell changed on the box and in АСУ РСО since they last agreed.
+
+    The rule (`appliance.sync.pull`) keeps the box's value and sends it; both values stay
+    here until the teacher confirms one or types another.
+    """
+
     entity_type = CharField()
     entity_uuid = CharField(index=True)
     local_value = TextField()
@@ -65,6 +71,26 @@ class SyncConflict(BaseModel):
     detected_at = DateTimeField(default=now)
     resolved_at = DateTimeField(null=True)
     resolved_by = CharField(default="")
+    # For the teacher's list: whose journal it is, and what the cell is, in Russian.
+    group_id = IntegerField(null=True, index=True)
+    description = TextField(default="")
+    # The cell as JSON: {"kind": "mark", "assignment_id", "student_id"},
+    # {"kind": "attendance", "lesson_id", "student_id"} or {"kind": "topic"/"homework",
+    # "lesson_id"} — so "take АСУ РСО's value" works even if the local row is gone.
+    cell = TextField(default="{}")
+
+
+class SyncCell(BaseModel):
+    """The last value of a journal cell both the box and АСУ РСО held (the merge base).
+
+    Written when the upstream accepts a push or a pull takes its value; a pull then
+    tells "changed upstream" (remote ≠ base) from "changed here" (a pending edit).
+    """
+
+    entity_type = CharField()
+    entity_uuid = CharField(unique=True)
+    value = TextField(default="")
+    synced_at = DateTimeField(default=now)
 
 
 class Job(BaseModel):
