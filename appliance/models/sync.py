@@ -18,7 +18,7 @@ from .people import User
 class OutboxEntry(BaseModel):
     """A journal change waiting for АСУ РСО; deleted only after the upstream accepted it."""
 
-    STATES = ("pending", "accepted", "parked")
+    STATES = ("pending", "accepted", "parked", "skipped")
 
     seq = AutoField()
     created_at = DateTimeField(default=now, index=True)

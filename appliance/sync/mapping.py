@@ -25,6 +25,11 @@ DEFAULT_PATHS: dict[str, str] = {
     "period_marks": "/webapi/grade/periodmarks",
     "student_list": "/webapi/grade/studentList",
     "attendance_reasons": "/webapi/grade/attendance/reasons",
+    "assignment_types": "/webapi/grade/assignment/types",
+    "classes": "/webapi/classes",
+    "subject_groups": "/webapi/subjectgroups",
+    "class_meetings": "/webapi/schedule/classmeetings",
+    "terms": "/webapi/grade/terms",
 }
 
 # NetSchool's MarkType for period marks that are not a number (reference: 0 no mark,

@@ -372,6 +372,38 @@ class NetSchoolClient:
     def context(self) -> dict[str, Any]:
         return self._call("GET", "context")
 
+    # --- what the box matches its rows against (appliance.sync.match) --------------
+
+    def _list(self, name: str, params: MappingABC[str, Any] | None = None) -> list[dict]:
+        data = self._call("GET", name, params=params)
+        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            raise ProtocolError(f"АСУ РСО прислала не список ({self.mapping.path(name)})")
+        return data
+
+    def classes(self) -> list[dict[str, Any]]:
+        """`[{id, name}]`."""
+        return self._list("classes")
+
+    def subject_groups(self) -> list[dict[str, Any]]:
+        """`[{id, name, subjectName, classId}]`."""
+        return self._list("subject_groups")
+
+    def student_list(self, sg_id: int | str) -> list[dict[str, Any]]:
+        """`[{id, fullName}]` of one subject group."""
+        return self._list("student_list", {"sgid": sg_id})
+
+    def class_meetings(self, start: str, end: str) -> list[dict[str, Any]]:
+        """`[{id, day, number, subjectGroupId, classId}]` between two ISO dates."""
+        return self._list("class_meetings", {"start": start, "end": end})
+
+    def terms(self) -> list[dict[str, Any]]:
+        """`[{id, name, start, end}]`."""
+        return self._list("terms")
+
+    def assignment_types(self) -> list[dict[str, Any]]:
+        """`[{id, name, abbr}]`."""
+        return self._list("assignment_types", {"all": "false"})
+
     # --- journal -----------------------------------------------------------------
 
     def journal(
@@ -409,6 +441,20 @@ class NetSchoolClient:
         """Bulk write of attendance: `[{cmId, studentId, reason}]` (reason None: present)."""
         body = {"sgId": sg_id, "results": [], "attendance": attendance}
         return self._call("POST", "quickedit", json_body=body, write=True)
+
+    def quickedit(
+        self, sg_id: int | str, results: list[dict[str, Any]], attendance: list[dict[str, Any]]
+    ) -> Any:
+        """Marks and attendance of one subject group in one request (all or nothing)."""
+        body = {"sgId": int(sg_id), "results": results, "attendance": attendance}
+        return self._call("POST", "quickedit", json_body=body, write=True)
+
+    def set_topic_homework_fields(
+        self, cm_id: int | str, sg_id: int | str, fields: MappingABC[str, str]
+    ) -> Any:
+        """Only the given fields of one lesson (`theme`, `homework`); the others stay."""
+        params = {"cmid": cm_id, "sgId": sg_id}
+        return self._call("POST", "lesson_edit", params=params, json_body=dict(fields), write=True)
 
     def set_topic_homework(
         self, cm_id: int | str, sg_id: int | str, topic: str, homework: str

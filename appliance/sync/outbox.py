@@ -198,7 +198,7 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
             newer = OutboxEntry.select().where(
                 (OutboxEntry.entity_uuid == item.entity_uuid)
                 & (OutboxEntry.seq > item.last_seq)
-                & (OutboxEntry.state != "accepted")
+                & OutboxEntry.state.in_(("pending", "parked"))
             )
             if newer.exists():
                 continue
@@ -206,6 +206,43 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
                 (model.uuid == item.entity_uuid) & model.published_at.is_null()
             ).execute()
     return changed
+
+
+def begin(items: Sequence[Item], *, now_: dt.datetime | None = None) -> None:
+    """About to send `items`: count the attempt first, in its own committed transaction.
+
+    A worker killed after the request left finds the items attempted on restart, so it
+    reads them back before writing again (`push`), and waits the first backoff.
+    """
+    if not items:
+        return
+    at = now_ or now()
+    with write():
+        for attempts, group in _by_attempts(items).items():
+            seqs = [seq for item in group for seq in item.seqs]
+            when = at + dt.timedelta(seconds=backoff(attempts + 1))
+            for start in range(0, len(seqs), 500):
+                OutboxEntry.update(attempts=attempts + 1, next_attempt_at=when).where(
+                    OutboxEntry.seq.in_(seqs[start : start + 500])
+                    & (OutboxEntry.state == "pending")
+                ).execute()
+
+
+def _by_attempts(items: Iterable[Item]) -> dict[int, list[Item]]:
+    found: dict[int, list[Item]] = {}
+    for item in items:
+        found.setdefault(item.attempts, []).append(item)
+    return found
+
+
+def skip(items: Sequence[Item], reason: str) -> None:
+    """Close entries the upstream does not take by design (rosters …), with the reason."""
+    if not items:
+        return
+    with write():
+        OutboxEntry.update(state="skipped", last_error=reason[:1000]).where(
+            OutboxEntry.seq.in_(_all_seqs(items)) & (OutboxEntry.state == "pending")
+        ).execute()
 
 
 def mark_failed(
@@ -219,7 +256,8 @@ def mark_failed(
     """Sending `items` failed (network, 5xx): count the attempt and wait before the next.
 
     `retry_at` (from a Retry-After or a maintenance window) is honoured when later than
-    the backoff. One transaction.
+    the backoff. Sets the counter `begin` set (attempts + 1), so it may follow it. One
+    transaction.
     """
     at = now_ or now()
     rng = rng or random.Random()
@@ -246,13 +284,11 @@ def park(item: Item, reason: str) -> None:
 
 
 def prune(older_than: dt.datetime) -> int:
-    """Delete accepted entries accepted before `older_than` (never any other state)."""
+    """Delete entries accepted (or skipped) before `older_than`; never a pending one."""
     with write():
-        return (
-            OutboxEntry.delete()
-            .where((OutboxEntry.state == "accepted") & (OutboxEntry.accepted_at < older_than))
-            .execute()
-        )
+        accepted = (OutboxEntry.state == "accepted") & (OutboxEntry.accepted_at < older_than)
+        skipped = (OutboxEntry.state == "skipped") & (OutboxEntry.created_at < older_than)
+        return OutboxEntry.delete().where(accepted | skipped).execute()
 
 
 def counts() -> dict[str, int]:

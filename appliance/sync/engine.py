@@ -1,0 +1,232 @@
+"""One sync run, and the worker's loop that runs them.
+
+A run: probe АСУ РСО (one cheap request), push every ready outbox item in batches,
+then (when due) pull the journals back and note conflicts. Each run that did something
+or failed leaves a `SyncRun` row — the status page reads them.
+
+Failures, as the people at the school need them:
+
+* `offline` — no connection, 5xx, 429, maintenance: the loop waits (doubling, with
+  jitter, capped) and tries again by itself; nothing is lost, the outbox keeps it all;
+* `needs_action` — wrong password, Gosuslugi forced, no rights: the loop stops trying
+  until the admin saves the settings again or presses «Синхронизировать сейчас»;
+* `error` — an answer of a shape we do not know (a new server version): retried like
+  `offline`, and shown with its message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..db import write
+from ..models import OutboxEntry, SyncRun, now
+from ..school_calendar import current_year
+from . import outbox
+from . import settings as sync_settings
+from .credentials import CredentialsError
+from .netschool import NeedsManualAction, NetSchoolClient, NetSchoolError, Unavailable
+from .push import Pusher
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+INTERVAL = 10.0  # seconds between looks at the outbox when all is well
+PULL_EVERY = 15 * 60.0  # seconds between pulls of the journals
+OFFLINE_CAP = 300.0  # never wait longer than this for the connection to come back
+
+
+@dataclass
+class RunResult:
+    status: str  # ok / offline / needs_action / not_configured / error
+    message: str = ""
+    pushed: int = 0
+    parked: int = 0
+    failed: int = 0
+    pulled: int = 0
+    conflicts: int = 0
+    retry_after: float | None = None
+
+
+def _finish(run: SyncRun | None, result: RunResult) -> RunResult:
+    if run is None:
+        return result
+    with write():
+        SyncRun.update(
+            finished_at=now(),
+            status=result.status,
+            message=result.message[:2000],
+            pushed=result.pushed,
+            pulled=result.pulled,
+            failed=result.failed + result.parked,
+        ).where(SyncRun.id == run.id).execute()
+    return result
+
+
+def run_once(
+    settings: Settings,
+    *,
+    client: NetSchoolClient | None = None,
+    progress: Progress | None = None,
+    pull: bool = True,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+) -> RunResult:
+    """Push what is ready, then pull (when `pull`); record the run; never raise for
+    the upstream's troubles (they become the result's status)."""
+    config = sync_settings.load(settings)
+    if client is None:
+        try:
+            client = sync_settings.client(settings)
+        except CredentialsError as exc:
+            with write():
+                run = SyncRun.create(direction="push", status="running")
+            return _finish(run, RunResult("needs_action", str(exc)))
+    if client is None:
+        return RunResult(
+            "not_configured",
+            "Синхронизация не настроена: нужен адрес АСУ РСО, школа и служебная учётная запись.",
+        )
+    with write():
+        run = SyncRun.create(direction="push+pull" if pull else "push", status="running")
+    result = RunResult("ok")
+    report = progress or (lambda done, total, message: None)
+    try:
+        client.probe()
+        _push_all(client, result, report, batch_size or config.batch_size, max_batches)
+        if pull and result.status == "ok":
+            from .pull import pull_journals
+
+            pulled = pull_journals(client, progress=report)
+            result.pulled, result.conflicts = pulled.applied, pulled.conflicts
+        if result.status == "ok":
+            result.message = _summary(result)
+    except NeedsManualAction as exc:
+        result.status, result.message = "needs_action", str(exc)
+    except Unavailable as exc:
+        result.status, result.message = "offline", f"Нет связи с АСУ РСО: {exc}"
+        result.retry_after = exc.retry_after
+    except NetSchoolError as exc:
+        result.status, result.message = "error", f"АСУ РСО ответила непонятно: {exc}"
+    if result.status == "ok":
+        client.logout()
+    return _finish(run, result)
+
+
+def _push_all(
+    client: NetSchoolClient,
+    result: RunResult,
+    report: Progress,
+    batch_size: int,
+    max_batches: int | None,
+) -> None:
+    total = ready_count()
+    report(0, total, "Отправка изменений в АСУ РСО…")
+    pusher = Pusher(client, year_of=current_year)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        items = outbox.pending_batch(batch_size)
+        if not items:
+            break
+        batches += 1
+        outcome = pusher.push(items)
+        result.pushed += len(outcome.accepted)
+        result.parked += len(outcome.parked)
+        result.failed += len(outcome.failed)
+        done = result.pushed + result.parked + result.failed
+        report(min(done, total), max(total, done), f"Отправлено {result.pushed} из {total}")
+        if outcome.failed:
+            # The upstream is in trouble: stop here, the loop comes back after a wait.
+            result.status = "offline"
+            result.message = f"Отправка прервалась: {outcome.error}"
+            result.retry_after = outcome.retry_after
+            return
+    if pusher.report and pusher.report.unmatched:
+        result.message = "; ".join(pusher.report.unmatched[:5])
+
+
+def ready_count() -> int:
+    """Cells (not entries) waiting to be sent."""
+    return (
+        OutboxEntry.select(OutboxEntry.entity_uuid)
+        .where(OutboxEntry.state == "pending")
+        .distinct()
+        .count()
+    )
+
+
+def _summary(result: RunResult) -> str:
+    parts = [f"отправлено {result.pushed}"]
+    if result.parked:
+        parts.append(f"отложено {result.parked}")
+    if result.pulled:
+        parts.append(f"получено из АСУ РСО {result.pulled}")
+    if result.conflicts:
+        parts.append(f"расхождений {result.conflicts}")
+    return "Готово: " + ", ".join(parts) + "."
+
+
+# --- the loop -----------------------------------------------------------------------
+
+
+def _waiting_for_admin(settings: Settings) -> bool:
+    """The last run needs a person, and nobody has saved the settings since."""
+    last = SyncRun.select().where(SyncRun.status != "running").order_by(SyncRun.id.desc()).first()
+    if last is None or last.status != "needs_action":
+        return False
+    changed = max((p.stat().st_mtime for p in _settings_files(settings) if p.exists()), default=0.0)
+    return changed <= last.started_at.timestamp()
+
+
+def _settings_files(settings: Settings):
+    from .credentials import secret_path
+
+    return (sync_settings.path(settings), secret_path(settings.data_dir))
+
+
+def loop(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    interval: float = INTERVAL,
+    pull_every: float = PULL_EVERY,
+    rng: random.Random | None = None,
+) -> None:
+    """Sync whenever there is something to send (and pull now and then) until `stop`."""
+    rng = rng or random.Random()
+    wait = interval
+    offline_wait = interval
+    last_pull = 0.0
+    while not stop.is_set():
+        try:
+            config = sync_settings.load(settings)
+            if config.configured and not _waiting_for_admin(settings):
+                clock = now().timestamp()
+                pull_due = clock - last_pull >= pull_every
+                if pull_due or _has_ready():
+                    result = run_once(settings, pull=pull_due)
+                    if result.status == "ok":
+                        last_pull = clock if pull_due else last_pull
+                        offline_wait = interval
+                        wait = interval
+                    elif result.status in ("offline", "error"):
+                        offline_wait = min(OFFLINE_CAP, offline_wait * 2)
+                        jitter = offline_wait / 2 + rng.uniform(0, offline_wait / 2)
+                        wait = max(result.retry_after or 0.0, jitter)
+                    else:
+                        wait = interval
+                else:
+                    wait = interval
+        except Exception:  # the loop must outlive any one bad run
+            log.exception("sync run failed")
+            wait = min(OFFLINE_CAP, wait * 2)
+        stop.wait(wait)
+
+
+def _has_ready() -> bool:
+    return bool(outbox.pending_batch(1))

@@ -1,0 +1,450 @@
+"""Send coalesced outbox items to АСУ РСО, exactly once per value.
+
+Each item (one journal cell, one lesson, one period mark) becomes a NetSchool write:
+marks and attendance of one subject group go together in one `quickedit`; a lesson's
+topic and homework in one `journal/edit`; a period mark in one `periodmarks` call.
+
+Exactly once, with a protocol that has no idempotency keys:
+
+* before a request leaves, its items' attempt counter is committed (`outbox.begin`);
+* an item that was attempted before — the answer was lost, or the worker was killed
+  before it could record the acceptance — is first read back: if АСУ РСО already holds
+  the value, it is accepted without a second write;
+* a write whose answer is lost is read back at once the same way (drop-after-commit).
+
+So a cell is written upstream at most once per value the box sends, and never more
+often than it was edited here. Rows АСУ РСО keeps itself (rosters, classes, subjects,
+the timetable) are not sent: their entries are closed as `skipped` with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db import write
+from ..models import (
+    Assignment,
+    Lesson,
+    Person,
+    SubjectGroup,
+    SyncCell,
+    Term,
+    WorkType,
+    now,
+)
+from . import match, outbox
+from .netschool import (
+    NetSchoolClient,
+    NetSchoolError,
+    Rejected,
+    Unavailable,
+    idempotent_write,
+)
+from .outbox import Item
+
+SENT_TYPES = {"Mark", "Attendance", "Lesson", "PeriodMark", "Assignment"}
+NOT_SENT = "Не передаётся: этим в АСУ РСО ведают её справочники и расписание."
+
+
+@dataclass
+class Outcome:
+    accepted: list[Item] = field(default_factory=list)
+    parked: list[tuple[Item, str]] = field(default_factory=list)
+    failed: list[Item] = field(default_factory=list)
+    skipped: list[Item] = field(default_factory=list)
+    error: str = ""
+    retry_after: float | None = None
+    # cell bases to store with the acceptance: entity_uuid → (entity_type, value)
+    bases: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Cell:
+    """A mark or attendance cell as the group's `quickedit` wants it."""
+
+    item: Item
+    kind: str  # "mark" / "attendance"
+    sg: str
+    term: str | None
+    cm: str
+    student: str
+    value: str  # NetSchool's mark or reason key; "" clears
+    type_id: int = 0  # the assignment's type (marks)
+
+    def entry(self) -> dict[str, Any]:
+        if self.kind == "mark":
+            return {
+                "cmId": int(self.cm),
+                "assignId": None,
+                "assignTypeId": self.type_id,
+                "studentId": int(self.student),
+                "mark": self.value or None,
+                "dutyMark": False,
+            }
+        return {"cmId": int(self.cm), "studentId": int(self.student), "reason": self.value or None}
+
+
+def _ref(data: dict[str, Any], name: str) -> Any:
+    """A foreign key in a row snapshot (`db.snapshot` keeps the field's name)."""
+    return data.get(name, data.get(f"{name}_id"))
+
+
+class Unmatched(Exception):  # noqa: N818 — a reason to park, not a bug
+    """A row the change needs has no АСУ РСО id (message in Russian)."""
+
+
+class Pusher:
+    """One sync run's push: caches of ids, work types and read-backs live as long as it."""
+
+    def __init__(self, client: NetSchoolClient, year_of: Callable[[], Any] | None = None) -> None:
+        self.client = client
+        self.mapping = client.mapping
+        self._year_of = year_of
+        self.refreshed = False
+        self.report: match.MatchReport | None = None
+        self._ids: dict[str, dict[str, str]] = {}
+        self._types: dict[str, int] | None = None
+
+    # --- ids -----------------------------------------------------------------------
+
+    def _id(self, entity: str, uuid: str) -> str | None:
+        if entity not in self._ids:
+            self._ids[entity] = match.known(entity)
+        return self._ids[entity].get(uuid)
+
+    def _refresh(self) -> None:
+        """Match again (once per run) when a change needs a row not matched yet."""
+        if self.refreshed or self._year_of is None:
+            return
+        self.refreshed = True
+        year = self._year_of()
+        if year is not None:
+            self.report = match.refresh(self.client, year)
+        self._ids.clear()
+
+    def remote(self, entity: str, uuid: str, what: str) -> str:
+        found = self._id(entity, uuid)
+        if found is None:
+            self._refresh()
+            found = self._id(entity, uuid)
+        if found is None:
+            raise Unmatched(f"{what} нет в АСУ РСО (или не удалось сопоставить).")
+        return found
+
+    def type_id(self, work_type: WorkType) -> int:
+        """The NetSchool assignment type of a work type: by name, then abbreviation."""
+        if self._types is None:
+            self._types = {}
+            for row in self.client.assignment_types():
+                for key in (row.get("name"), row.get("abbr")):
+                    if key:
+                        self._types.setdefault(match.norm(key), int(row["id"]))
+        for key in (work_type.name, work_type.short_name):
+            if key and match.norm(key) in self._types:
+                return self._types[match.norm(key)]
+        if self._types:
+            return min(self._types.values())
+        return 1
+
+    # --- the run -------------------------------------------------------------------
+
+    def push(self, items: Sequence[Item]) -> Outcome:
+        """Send `items`; record what was accepted, parked or failed; return the outcome."""
+        result = Outcome()
+        cells: list[Cell] = []
+        singles: list[tuple[Item, Callable[[], Any], Callable[[], Any], Any]] = []
+        for item in items:
+            try:
+                self._plan(item, result, cells, singles)
+            except Unmatched as reason:
+                result.parked.append((item, str(reason)))
+            except Rejected as reason:
+                result.parked.append((item, reason.reason))
+        sent = [c.item for c in cells] + [s[0] for s in singles]
+        outbox.begin(sent)
+        try:
+            self._send_cells(cells, result)
+            for item, do, read, expected in singles:
+                self._send_one(item, do, read, expected, result)
+        finally:
+            self._record(result)
+        return result
+
+    def _plan(self, item: Item, result: Outcome, cells: list[Cell], singles: list) -> None:
+        kind = item.entity_type
+        data = item.last_known if item.op == "delete" else item.payload
+        if kind not in SENT_TYPES or (kind == "Lesson" and item.op == "delete"):
+            result.skipped.append(item)
+        elif kind == "Assignment":
+            result.accepted.append(item)  # NetSchool makes it with its first mark
+        elif kind in ("Mark", "Attendance"):
+            cells.append(self._cell(item, data))
+        elif kind == "Lesson":
+            self._plan_lesson(item, result, singles)
+        elif kind == "PeriodMark":
+            singles.append(self._period_mark(item, data))
+
+    def _student(self, student_id: Any) -> str:
+        person = Person.get_or_none(Person.id == student_id)
+        if person is None:
+            raise Unmatched("Ученика этой отметки больше нет на ЭЖ-box.")
+        return self.remote("Person", person.uuid, f"Ученика {person.last_name} {person.first_name}")
+
+    def _lesson_ids(self, lesson: Lesson) -> tuple[str, str, str | None]:
+        """(remote group, remote class meeting, remote term or None) of a box lesson."""
+        group = lesson.group
+        sg = self.remote("SubjectGroup", group.uuid, f"Группы «{group}»")
+        cm = self.remote(
+            "Lesson", lesson.uuid, f"Урока {lesson.date:%d.%m.%Y} №{lesson.number} ({group})"
+        )
+        term = (
+            Term.select()
+            .where(
+                (Term.year == group.year)
+                & (Term.starts <= lesson.date)
+                & (Term.ends >= lesson.date)
+            )
+            .first()
+        )
+        return sg, cm, (self._id("Term", term.uuid) if term else None)
+
+    def _cell(self, item: Item, data: dict[str, Any]) -> Cell:
+        value = "" if item.op == "delete" else str(data.get("value") or data.get("code") or "")
+        if item.entity_type == "Mark":
+            assignment = Assignment.get_or_none(Assignment.id == _ref(data, "assignment"))
+            if assignment is None:
+                raise Unmatched("Работы этой отметки больше нет на ЭЖ-box.")
+            lesson = assignment.lesson
+            type_id = self.type_id(assignment.work_type)
+            clash = (
+                Assignment.select()
+                .join(WorkType)
+                .where((Assignment.lesson == lesson) & (Assignment.id < assignment.id))
+            )
+            if any(self.type_id(a.work_type) == type_id for a in clash):
+                raise Unmatched(
+                    f"У урока {lesson.date:%d.%m.%Y} уже есть работа этого вида: в АСУ РСО "
+                    "у урока одна работа каждого вида. Поставьте отметку в АСУ РСО вручную."
+                )
+            sg, cm, term = self._lesson_ids(lesson)
+            student = self._student(_ref(data, "student"))
+            mark = {"зач": self.mapping.pass_mark, "незач": self.mapping.fail_mark}.get(
+                value, value
+            )
+            return Cell(item, "mark", sg, term, cm, student, mark, type_id)
+        lesson = Lesson.get_or_none(Lesson.id == _ref(data, "lesson"))
+        if lesson is None:
+            raise Unmatched("Урока этой отметки посещаемости больше нет на ЭЖ-box.")
+        sg, cm, term = self._lesson_ids(lesson)
+        student = self._student(_ref(data, "student"))
+        reason = self.mapping.attendance_reason(value) or ""
+        return Cell(item, "attendance", sg, term, cm, student, reason)
+
+    def _plan_lesson(self, item: Item, result: Outcome, singles: list) -> None:
+        lesson = Lesson.get_or_none(Lesson.uuid == item.entity_uuid)
+        if lesson is None:
+            result.skipped.append(item)
+            return
+        fields = {}
+        for name, remote_name in (("topic", "theme"), ("homework", "homework")):
+            value = str(item.payload.get(name) or "")
+            base = SyncCell.get_or_none(SyncCell.entity_uuid == f"{item.entity_uuid}:{name}")
+            if value != (base.value if base else ""):
+                fields[remote_name] = value
+            result.bases[f"{item.entity_uuid}:{name}"] = ("Lesson", value)
+        if not fields:
+            result.accepted.append(item)  # a state change only: nothing АСУ РСО keeps
+            return
+        sg, cm, _ = self._lesson_ids(lesson)
+
+        def read() -> dict[str, str]:
+            answer = self.client.lesson(cm, sg)
+            return {k: str(answer.get(k) or "") for k in fields}
+
+        singles.append(
+            (item, lambda: self.client.set_topic_homework_fields(cm, sg, fields), read, fields)
+        )
+
+    def _period_mark(self, item: Item, data: dict[str, Any]):
+        group = SubjectGroup.get_or_none(SubjectGroup.id == _ref(data, "group"))
+        if group is None:
+            raise Unmatched("Группы этой итоговой отметки больше нет на ЭЖ-box.")
+        if data.get("kind", "term") != "term" or not _ref(data, "term"):
+            raise Unmatched(
+                "Годовые и итоговые отметки АСУ РСО принимает только в своей форме: "
+                "внесите их там вручную."
+            )
+        term = Term.get_or_none(Term.id == _ref(data, "term"))
+        if term is None:
+            raise Unmatched("Периода этой отметки больше нет на ЭЖ-box.")
+        sg = self.remote("SubjectGroup", group.uuid, f"Группы «{group}»")
+        term_id = self.remote("Term", term.uuid, f"Периода «{term.name}»")
+        student = self._student(_ref(data, "student"))
+        value = "" if item.op == "delete" else str(data.get("value") or "")
+        mark, mark_type = self.mapping.period_mark(value)
+
+        def read() -> tuple[Any, int]:
+            for row in self.client.period_marks(sg, term_id):
+                if str(row.get("studentId")) == student:
+                    found = row.get("mark")
+                    return (
+                        None if found in (None, "") else str(found),
+                        int(row.get("markType") or 0),
+                    )
+            return (None, 0)
+
+        expected = (mark, mark_type) if (mark or mark_type != 0) else (None, 0)
+        return (
+            item,
+            lambda: self.client.set_period_mark(sg, term_id, student, mark, mark_type),
+            read,
+            expected,
+        )
+
+    # --- sending -------------------------------------------------------------------
+
+    def _send_one(self, item: Item, do, read, expected, result: Outcome) -> None:
+        try:
+            idempotent_write(do, read, expected, check_first=item.attempts > 0)
+        except Rejected as reason:
+            result.parked.append((item, reason.reason))
+        except Unavailable as error:
+            self._fail([item], error, result)
+        except NetSchoolError as error:
+            self._fail([item], error, result)
+            raise
+        else:
+            result.accepted.append(item)
+
+    def _send_cells(self, cells: list[Cell], result: Outcome) -> None:
+        by_group: dict[str, list[Cell]] = defaultdict(list)
+        for cell in cells:
+            by_group[cell.sg].append(cell)
+        for sg, group_cells in by_group.items():
+            self._send_group(sg, group_cells, result)
+
+    def _read_cells(self, sg: str, cells: Iterable[Cell]) -> dict[tuple, str]:
+        """What АСУ РСО holds now for these cells: (kind, cm, student[, type]) → value."""
+        found: dict[tuple, str] = {}
+        for term in sorted({c.term or "" for c in cells}):
+            journal = self.client.journal(sg, term or None)
+            for part in journal.get("journals", []):
+                types = {}
+                for meeting in part.get("classMeeting", []):
+                    for assignment in meeting.get("assignments", []):
+                        types[str(assignment.get("id"))] = (
+                            str(meeting.get("id")),
+                            int(assignment.get("typeId") or 0),
+                        )
+                for mark in part.get("marks", []):
+                    cm, type_id = types.get(str(mark.get("assignmentId")), ("", 0))
+                    value = mark.get("mark")
+                    found[("mark", cm, str(mark.get("studentId")), type_id)] = (
+                        "" if value in (None, "") else str(value)
+                    )
+                for row in part.get("attendance", []):
+                    found[
+                        ("attendance", str(row.get("classmeetingId")), str(row.get("studentId")))
+                    ] = str(row.get("reason") or "")
+        return found
+
+    @staticmethod
+    def _key(cell: Cell) -> tuple:
+        if cell.kind == "mark":
+            return ("mark", cell.cm, cell.student, cell.type_id)
+        return ("attendance", cell.cm, cell.student)
+
+    def _settle_by_reading(self, sg: str, cells: list[Cell], result: Outcome) -> list[Cell]:
+        """Accept the cells АСУ РСО already holds; return the others."""
+        held = self._read_cells(sg, cells)
+        rest = []
+        for cell in cells:
+            if held.get(self._key(cell), "") == cell.value:
+                result.accepted.append(cell.item)
+                self._base(cell, result)
+            else:
+                rest.append(cell)
+        return rest
+
+    def _base(self, cell: Cell, result: Outcome) -> None:
+        data = cell.item.last_known if cell.item.op == "delete" else cell.item.payload
+        local = "" if cell.item.op == "delete" else str(data.get("value") or data.get("code") or "")
+        result.bases[cell.item.entity_uuid] = (cell.item.entity_type, local)
+
+    def _send_group(self, sg: str, cells: list[Cell], result: Outcome) -> None:
+        try:
+            if any(c.item.attempts > 0 for c in cells):
+                cells = self._settle_by_reading(sg, cells, result)
+            if not cells:
+                return
+            self._quickedit(sg, cells)
+        except Rejected:
+            if len(cells) == 1:
+                raise
+            for cell in cells:  # find the one АСУ РСО refuses; the others go on
+                self._send_group_one(sg, cell, result)
+            return
+        except Unavailable as error:
+            try:
+                cells = self._settle_by_reading(sg, cells, result)
+            except NetSchoolError:
+                pass
+            self._fail([c.item for c in cells], error, result)
+            return
+        for cell in cells:
+            result.accepted.append(cell.item)
+            self._base(cell, result)
+
+    def _send_group_one(self, sg: str, cell: Cell, result: Outcome) -> None:
+        try:
+            self._quickedit(sg, [cell])
+        except Rejected as reason:
+            result.parked.append((cell.item, reason.reason))
+        except Unavailable as error:
+            self._fail([cell.item], error, result)
+        else:
+            result.accepted.append(cell.item)
+            self._base(cell, result)
+
+    def _quickedit(self, sg: str, cells: list[Cell]) -> None:
+        marks = [c.entry() for c in cells if c.kind == "mark"]
+        attendance = [c.entry() for c in cells if c.kind == "attendance"]
+        self.client.quickedit(sg, marks, attendance)
+
+    def _fail(self, items: list[Item], error: Exception, result: Outcome) -> None:
+        result.failed.extend(items)
+        result.error = str(error)
+        retry = getattr(error, "retry_after", None)
+        if retry is not None:
+            result.retry_after = max(result.retry_after or 0.0, retry)
+
+    # --- recording -----------------------------------------------------------------
+
+    def _record(self, result: Outcome) -> None:
+        """Store the outcome: accepted (with bases), parked, failed — one transaction."""
+        at = now()
+        accepted = {item.entity_uuid for item in result.accepted}
+        with write():
+            outbox.mark_accepted(result.accepted, accepted_at=at)
+            for uuid, (entity_type, value) in result.bases.items():
+                if uuid.split(":")[0] in accepted:
+                    SyncCell.insert(
+                        entity_type=entity_type, entity_uuid=uuid, value=value, synced_at=at
+                    ).on_conflict(
+                        conflict_target=[SyncCell.entity_uuid],
+                        update={SyncCell.value: value, SyncCell.synced_at: at},
+                    ).execute()
+            for item, reason in result.parked:
+                outbox.park(item, reason)
+            outbox.skip(result.skipped, NOT_SENT)
+            if result.failed:
+                retry = (
+                    at + dt.timedelta(seconds=result.retry_after)
+                    if result.retry_after is not None
+                    else None
+                )
+                outbox.mark_failed(result.failed, result.error, retry, now_=at)
