@@ -86,7 +86,8 @@ def _start_worker_thread(settings) -> None:
         target=jobs.work, args=(settings, stop), name="ezh-worker", daemon=True
     )
     thread.start()
-    click.echo("Фоновые задания: запущены в этом же процессе.")
+    _start_sync_thread(settings, stop)
+    click.echo("Фоновые задания и синхронизация: запущены в этом же процессе.")
 
 
 def _print_demo_accounts(path: Path) -> None:
@@ -144,7 +145,7 @@ def serve(data: str, host: str, port: int, threads: int) -> None:
 @click.option("--data", required=True, help=DATA_HELP)
 @click.option("--once", is_flag=True, help="Выполнить задания из очереди и выйти.")
 def worker(data: str, once: bool) -> None:
-    """Фоновые задания: еженедельные сводки родителям, письма, отчёты."""
+    """Фоновые задания (сводки родителям, письма, отчёты) и синхронизация с АСУ РСО."""
     import signal
     import threading
 
@@ -161,7 +162,19 @@ def worker(data: str, once: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"Фоновые задания: {settings.data_dir} (Ctrl+C — остановить)")
+    _start_sync_thread(settings, stop)
     jobs.work(settings, stop)
+
+
+def _start_sync_thread(settings, stop) -> None:
+    """The sync loop beside the jobs: it idles until АСУ РСО is configured."""
+    import threading
+
+    from .sync import engine
+
+    threading.Thread(
+        target=engine.loop, args=(settings, stop), name="ezh-sync", daemon=True
+    ).start()
 
 
 @main.command("migrate")
@@ -306,3 +319,7 @@ main.add_command(year_group)
 from .cli_emulator import emulator as emulator_command  # noqa: E402
 
 main.add_command(emulator_command)
+
+from .cli_sync import sync as sync_command  # noqa: E402
+
+main.add_command(sync_command)

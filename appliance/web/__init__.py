@@ -27,6 +27,7 @@ from ..config import Settings, load_settings
 from ..db import migrate, open_database
 from ..models import School, SchoolClass, database
 from ..sessions import resume_session
+from ..sync import settings as sync_settings
 from .guard import is_htmx, may_open
 
 ERROR_TEXTS = {
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["ezh_settings"] = settings
     app.url_map.converters["int"] = IdConverter
 
-    publishing.configure(upstream_configured=bool(settings.upstream_url))
+    publishing.configure(upstream_configured=sync_settings.load(settings).configured)
     db = open_database(settings.db_path)
     with db.connection_context():
         migrate(db)
