@@ -129,290 +129,306 @@ def pull_journals(
     return result
 
 
+@dataclass
+class Candidate:
+    """One cell to settle: its base key, the pending key, both values, how to apply."""
+
+    key: str  # SyncCell key (a cell uuid, or "<lesson uuid>:topic")
+    pending_key: str  # the outbox entity_uuid of the cell
+    entity_type: str
+    local: str
+    remote: str
+    apply: Callable[[Any], None]  # (recorder) → takes the remote value into the box
+    lesson: Lesson
+    person: Person | None
+    what: str
+    cell: dict[str, Any]
+
+
+def decide(base: str | None, local: str, remote: str, pending: bool) -> str:
+    """The module's rule: "none", "same", "take", "conflict" or "conflict-remote"."""
+    if base is not None and remote == base:
+        return "none"  # nothing changed upstream; the box's own edits go by the push
+    if remote == local:
+        return "same"
+    if pending:
+        return "conflict"  # both changed: the box's unsent edit stays and is sent
+    if base is not None:
+        return "take"
+    if not remote:
+        return "none"  # never synced, only here: the box's own value, the push sends it
+    return "take" if not local else "conflict-remote"
+
+
 class Merger:
-    """Three-way merge of one group-term (see the module's rule)."""
+    """Three-way merge of group-term journals (see the module's rule)."""
 
     def __init__(self, client: NetSchoolClient, people: dict[str, str]) -> None:
-        self.mapping = client.mapping
-        self.people = people  # remote person id → box uuid
-        self._types: dict[int, int] | None = None  # work type id → NetSchool type
-        self.client = client
-        reasons = dict(self.mapping.attendance_reasons)
-        self.codes = {key: code for code, key in reasons.items()}
-
-    def type_of(self, work_type: WorkType) -> int:
         from .push import Pusher
 
-        if self._types is None:
-            self._types = {}
-            pusher = Pusher(self.client)
-            for row in WorkType.select():
-                self._types[row.id] = pusher.type_id(row)
+        self.mapping = client.mapping
+        self._pusher = Pusher(client)
+        self._types: dict[int, int] = {}
+        persons = Person.select().where(Person.uuid.in_(list(people.values())))
+        by_uuid = {p.uuid: p for p in persons}
+        self.students = {rid: by_uuid[u] for rid, u in people.items() if u in by_uuid}
+        self.remote_of = {p.id: rid for rid, p in self.students.items()}
+        self.codes = {key: code for code, key in self.mapping.attendance_reasons.items()}
+        self.lesson_ids = match.known("Lesson")
+        unsent = OutboxEntry.select(OutboxEntry.entity_uuid).where(
+            OutboxEntry.state.in_(("pending", "parked"))
+        )
+        self.pending = {uuid for (uuid,) in unsent.tuples()}
+
+    def type_of(self, work_type: WorkType) -> int:
+        if work_type.id not in self._types:
+            self._types[work_type.id] = self._pusher.type_id(work_type)
         return self._types[work_type.id]
 
     def merge(self, group: SubjectGroup, term: Term, remote: Remote) -> tuple[int, int]:
-        lesson_ids = match.known("Lesson")
-        lessons = list(
-            Lesson.select().where(
+        lessons = [
+            lesson
+            for lesson in Lesson.select().where(
                 (Lesson.group == group) & Lesson.date.between(term.starts, term.ends)
             )
-        )
+            if lesson.uuid in self.lesson_ids
+        ]
+        candidates: list[Candidate] = []
+        for lesson in lessons:
+            candidates += self._lesson(lesson, self.lesson_ids[lesson.uuid], remote)
+        if not candidates:
+            return 0, 0
+        bases = _bases([c.key for c in candidates])
         applied = conflicts = 0
         with write() as rec:
-            for lesson in lessons:
-                cm = lesson_ids.get(lesson.uuid)
-                if cm is None:
-                    continue
-                a, c = self._lesson(rec, group, lesson, cm, remote)
-                applied, conflicts = applied + a, conflicts + c
+            for c in candidates:
+                outcome = decide(bases.get(c.key), c.local, c.remote, c.pending_key in self.pending)
+                if outcome in ("take", "conflict-remote"):
+                    c.apply(rec)
+                    applied += 1
+                if outcome in ("conflict", "conflict-remote"):
+                    chosen = "local" if outcome == "conflict" else "remote"
+                    self._conflict(c, group, chosen)
+                    conflicts += 1
+                if outcome != "none":
+                    _set_base(c.key, c.entity_type, c.remote)
         return applied, conflicts
 
-    # --- one lesson ---------------------------------------------------------------
+    # --- the cells of one lesson ---------------------------------------------------
 
-    def _lesson(self, rec, group, lesson: Lesson, cm: str, remote: Remote) -> tuple[int, int]:
-        applied = conflicts = 0
-        students = {
-            p.uuid: p for p in Person.select().where(Person.uuid.in_(list(self.people.values())))
-        }
-        by_remote = {rid: students[u] for rid, u in self.people.items() if u in students}
-        # topic and homework
+    def _lesson(self, lesson: Lesson, cm: str, remote: Remote) -> list[Candidate]:
+        found = []
         fields = remote.lessons.get(cm, {"topic": "", "homework": ""})
-        for name in ("topic", "homework"):
-            outcome = self._decide(
-                f"{lesson.uuid}:{name}",
-                getattr(lesson, name) or "",
-                fields[name],
-                lesson.uuid,
-            )
-            if outcome == "take":
-                before = snapshot(lesson)
-                setattr(lesson, name, fields[name])
-                lesson.published_at = now()
-                lesson.save()
-                rec.record("lesson.pull", lesson, before=before)
-                applied += 1
-            elif outcome == "conflict":
-                self._conflict(
-                    "Lesson",
+        for name, what in (("topic", "тема"), ("homework", "домашнее задание")):
+            found.append(
+                Candidate(
                     f"{lesson.uuid}:{name}",
+                    lesson.uuid,
+                    "Lesson",
                     getattr(lesson, name) or "",
                     fields[name],
-                    group,
+                    self._lesson_apply(lesson, name, fields[name]),
                     lesson,
-                    {"kind": name, "lesson_id": lesson.id},
-                    ("тема" if name == "topic" else "домашнее задание"),
                     None,
+                    what,
+                    {"kind": name, "lesson_id": lesson.id},
                 )
-                conflicts += 1
-            if outcome in ("take", "same", "conflict", "base"):
-                self._set_base(f"{lesson.uuid}:{name}", "Lesson", fields[name])
-        # attendance
-        local_att = {
-            a.student_id: a for a in Attendance.select().where(Attendance.lesson == lesson)
-        }
-        keys = {s for (c, s) in remote.attendance if c == cm} | {
-            self._remote_student(p) for p in local_att
-        }
-        for student_remote in keys:
-            person = by_remote.get(student_remote)
+            )
+        found += self._attendance(lesson, cm, remote)
+        found += self._marks(lesson, cm, remote)
+        return found
+
+    def _attendance(self, lesson: Lesson, cm: str, remote: Remote) -> list[Candidate]:
+        local = {a.student_id: a for a in Attendance.select().where(Attendance.lesson == lesson)}
+        students = {s for (c, s) in remote.attendance if c == cm}
+        students |= {self.remote_of[p] for p in local if p in self.remote_of}
+        found = []
+        for student_remote in students:
+            person = self.students.get(student_remote)
             if person is None:
                 continue
-            row = local_att.get(person.id)
-            local = row.code if row else ""
+            row = local.get(person.id)
             reason = remote.attendance.get((cm, student_remote), "")
-            value = self.codes.get(reason, reason and "Н")
+            value = self.codes.get(reason, "Н" if reason else "")
             uuid = cell_uuid(lesson.uuid, person)
-            outcome = self._decide(uuid, local, value, uuid)
-            if outcome == "take":
-                self._apply_attendance(rec, lesson, person, row, value)
-                applied += 1
-            elif outcome == "conflict":
-                self._conflict(
-                    "Attendance",
+            found.append(
+                Candidate(
                     uuid,
-                    local,
+                    uuid,
+                    "Attendance",
+                    row.code if row else "",
                     value,
-                    group,
+                    self._attendance_apply(lesson, person, row, value),
                     lesson,
-                    {"kind": "attendance", "lesson_id": lesson.id, "student_id": person.id},
-                    "посещаемость",
                     person,
+                    "посещаемость",
+                    {"kind": "attendance", "lesson_id": lesson.id, "student_id": person.id},
                 )
-                conflicts += 1
-            if outcome in ("take", "same", "conflict", "base"):
-                self._set_base(uuid, "Attendance", value)
-        # marks: the first assignment of each type is the one АСУ РСО has
+            )
+        return found
+
+    def _marks(self, lesson: Lesson, cm: str, remote: Remote) -> list[Candidate]:
+        # АСУ РСО has one assignment per type and lesson: the box's first of each type
         assignments: dict[int, Assignment] = {}
         for assignment in (
             Assignment.select().where(Assignment.lesson == lesson).order_by(Assignment.id)
         ):
             assignments.setdefault(self.type_of(assignment.work_type), assignment)
-        local_marks = {
-            (m.assignment_id, m.student_id): m
-            for m in Mark.select().where(Mark.assignment.in_([a.id for a in assignments.values()]))
-        }
-        keys2 = {(t, s) for (c, t, s) in remote.marks if c == cm}
-        for assignment_id, student_id in local_marks:
-            for type_id, a in assignments.items():
-                if a.id == assignment_id:
-                    person = Person.get_by_id(student_id)
-                    keys2.add((type_id, self._remote_student_person(person)))
-        scale = lesson_scale(lesson)
-        for type_id, student_remote in keys2:
-            person = by_remote.get(student_remote)
+        type_of_assignment = {a.id: t for t, a in assignments.items()}
+        local: dict[tuple[int, str], Mark] = {}
+        for mark in Mark.select().where(Mark.assignment.in_(list(type_of_assignment))):
+            if mark.student_id in self.remote_of:
+                key = (type_of_assignment[mark.assignment_id], self.remote_of[mark.student_id])
+                local[key] = mark
+        keys = {(t, s) for (c, t, s) in remote.marks if c == cm} | set(local)
+        pass_fail = lesson_scale(lesson) == "pass_fail"
+        found = []
+        for type_id, student_remote in keys:
+            person = self.students.get(student_remote)
             if person is None:
                 continue
             value = remote.marks.get((cm, type_id, student_remote), "")
-            if scale == "pass_fail" and value:
+            if pass_fail and value:
                 value = {self.mapping.pass_mark: "зач", self.mapping.fail_mark: "незач"}.get(
                     value, value
                 )
+            row = local.get((type_id, student_remote))
             assignment = assignments.get(type_id)
-            row = local_marks.get((assignment.id, person.id)) if assignment else None
-            local = row.value if row else ""
             if assignment is None:
-                if not value:
-                    continue
-                assignment = self._new_assignment(rec, lesson, type_id)
+                assignment = self._new_assignment(lesson, type_id)
                 if assignment is None:
                     continue
                 assignments[type_id] = assignment
             uuid = cell_uuid(assignment.uuid, person)
-            outcome = self._decide(uuid, local, value, uuid)
-            if outcome == "take":
-                self._apply_mark(rec, assignment, person, row, value)
-                applied += 1
-            elif outcome == "conflict":
-                self._conflict(
-                    "Mark",
+            found.append(
+                Candidate(
                     uuid,
-                    local,
+                    uuid,
+                    "Mark",
+                    row.value if row else "",
                     value,
-                    group,
+                    self._mark_apply(assignment, person, row, value),
                     lesson,
-                    {"kind": "mark", "assignment_id": assignment.id, "student_id": person.id},
-                    "отметка",
                     person,
+                    "отметка",
+                    {"kind": "mark", "assignment_id": assignment.id, "student_id": person.id},
                 )
-                conflicts += 1
-            if outcome in ("take", "same", "conflict", "base"):
-                self._set_base(uuid, "Mark", value)
-        return applied, conflicts
+            )
+        return found
 
-    def _remote_student(self, person_id: int) -> str:
-        person = Person.get_by_id(person_id)
-        return self._remote_student_person(person)
-
-    def _remote_student_person(self, person: Person) -> str:
-        for remote_id, uuid in self.people.items():
-            if uuid == person.uuid:
-                return remote_id
-        return ""
-
-    # --- the rule -----------------------------------------------------------------
+    # --- applying -------------------------------------------------------------------
 
     @staticmethod
-    def _decide(base_key: str, local: str, remote: str, entity_uuid: str) -> str:
-        """ "none" / "same" / "base" (remote = base, keep) / "take" / "conflict"."""
-        base = SyncCell.get_or_none(SyncCell.entity_uuid == base_key)
-        pending = (
-            OutboxEntry.select()
-            .where(
-                (OutboxEntry.entity_uuid == entity_uuid)
-                & OutboxEntry.state.in_(("pending", "parked"))
+    def _lesson_apply(lesson: Lesson, name: str, value: str) -> Callable[[Any], None]:
+        def apply(rec) -> None:
+            before = snapshot(lesson)
+            setattr(lesson, name, value)
+            lesson.updated_at = lesson.published_at = now()
+            lesson.save()
+            rec.record("lesson.pull", lesson, before=before)
+
+        return apply
+
+    @staticmethod
+    def _mark_apply(assignment, person, row, value) -> Callable[[Any], None]:
+        def apply(rec) -> None:
+            if assignment.id is None:
+                assignment.save()  # made for a mark only АСУ РСО had
+                rec.record("assignment.pull", assignment)
+            _apply_cell(
+                rec,
+                "mark",
+                row,
+                value,
+                "value",
+                lambda: Mark(
+                    uuid=cell_uuid(assignment.uuid, person), assignment=assignment, student=person
+                ),
             )
-            .exists()
+
+        return apply
+
+    @staticmethod
+    def _attendance_apply(lesson, person, row, value) -> Callable[[Any], None]:
+        def apply(rec) -> None:
+            _apply_cell(
+                rec,
+                "attendance",
+                row,
+                value,
+                "code",
+                lambda: Attendance(
+                    uuid=cell_uuid(lesson.uuid, person), lesson=lesson, student=person
+                ),
+            )
+
+        return apply
+
+    def _new_assignment(self, lesson: Lesson, type_id: int) -> Assignment | None:
+        """An unsaved assignment for a mark only АСУ РСО has (saved if the mark is taken)."""
+        work_types = list(
+            WorkType.select().order_by(WorkType.is_default.desc(), WorkType.sort_order)
         )
-        if base is not None and remote == base.value:
-            return "none"  # nothing changed upstream
-        if remote == local:
-            return "same"
-        if pending:
-            return "conflict"
-        if base is not None:
-            return "take"
-        # never synced: a value only here is the box's own (not yet sent or older than
-        # the sync); a value in АСУ РСО wins over a different one here
-        if not remote:
-            return "none"
-        return "take" if not local else "conflict-remote"
+        chosen = next((w for w in work_types if self.type_of(w) == type_id), None)
+        chosen = chosen or (work_types[0] if work_types else None)
+        if chosen is None:
+            return None
+        return Assignment(lesson=lesson, work_type=chosen, weight=chosen.weight, published_at=now())
 
-    # --- writes -------------------------------------------------------------------
-
-    def _set_base(self, key: str, entity_type: str, value: str) -> None:
-        SyncCell.insert(
-            entity_type=entity_type, entity_uuid=key, value=value, synced_at=now()
-        ).on_conflict(
-            conflict_target=[SyncCell.entity_uuid],
-            update={SyncCell.value: value, SyncCell.synced_at: now()},
-        ).execute()
-
-    def _conflict(
-        self, entity_type, uuid, local, remote, group, lesson, cell, what, person
-    ) -> None:
-        who = f"{person.last_name} {person.first_name}, " if person is not None else ""
-        description = f"{who}{lesson.date:%d.%m.%Y}, урок {lesson.number}: {what}"
-        existing = SyncConflict.get_or_none(
-            (SyncConflict.entity_uuid == uuid) & SyncConflict.resolved_at.is_null()
-        )
+    @staticmethod
+    def _conflict(c: Candidate, group: SubjectGroup, chosen: str) -> None:
+        who = f"{c.person.last_name} {c.person.first_name}, " if c.person is not None else ""
         values = dict(
-            entity_type=entity_type,
-            entity_uuid=uuid,
-            local_value=local,
-            remote_value=remote,
-            chosen="local",
+            entity_type=c.entity_type,
+            entity_uuid=c.key,
+            local_value=c.local,
+            remote_value=c.remote,
+            chosen=chosen,
             detected_at=now(),
             group_id=group.id,
-            description=description,
-            cell=json.dumps(cell),
+            description=f"{who}{c.lesson.date:%d.%m.%Y}, урок {c.lesson.number}: {c.what}",
+            cell=json.dumps(c.cell),
+        )
+        existing = SyncConflict.get_or_none(
+            (SyncConflict.entity_uuid == c.key) & SyncConflict.resolved_at.is_null()
         )
         if existing is None:
             SyncConflict.create(**values)
         else:
             SyncConflict.update(values).where(SyncConflict.id == existing.id).execute()
 
-    def _new_assignment(self, rec, lesson: Lesson, type_id: int) -> Assignment | None:
-        work_type = (
-            next(
-                (
-                    w
-                    for w in WorkType.select().order_by(WorkType.sort_order)
-                    if self.type_of(w) == type_id
-                ),
-                None,
-            )
-            or WorkType.select().order_by(WorkType.is_default.desc(), WorkType.sort_order).first()
-        )
-        if work_type is None:
-            return None
-        assignment = Assignment.create(
-            lesson=lesson, work_type=work_type, weight=work_type.weight, published_at=now()
-        )
-        rec.record("assignment.pull", assignment)
-        return assignment
 
-    def _apply_mark(self, rec, assignment, person, row, value) -> None:
-        before = snapshot(row)
-        if not value:
+def _apply_cell(rec, kind: str, row, value: str, field: str, fresh: Callable[[], Any]) -> None:
+    """Take АСУ РСО's value into one cell: published at once, audited, not sent back."""
+    if not value:
+        if row is not None:
+            before = snapshot(row)
             row.delete_instance()
-            rec.record("mark.pull", row, before=before, op="delete")
-            return
-        row = row or Mark(
-            uuid=cell_uuid(assignment.uuid, person), assignment=assignment, student=person
-        )
-        row.value = value
-        row.updated_at = row.published_at = now()
-        row.save()
-        rec.record("mark.pull", row, before=before)
+            rec.record(f"{kind}.pull", row, before=before, op="delete")
+        return
+    before = snapshot(row)
+    row = row or fresh()
+    setattr(row, field, value)
+    row.updated_at = row.published_at = now()
+    row.save()
+    rec.record(f"{kind}.pull", row, before=before)
 
-    def _apply_attendance(self, rec, lesson, person, row, value) -> None:
-        before = snapshot(row)
-        if not value:
-            row.delete_instance()
-            rec.record("attendance.pull", row, before=before, op="delete")
-            return
-        row = row or Attendance(uuid=cell_uuid(lesson.uuid, person), lesson=lesson, student=person)
-        row.code = value
-        row.updated_at = row.published_at = now()
-        row.save()
-        rec.record("attendance.pull", row, before=before)
+
+def _bases(keys: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        query = SyncCell.select(SyncCell.entity_uuid, SyncCell.value).where(
+            SyncCell.entity_uuid.in_(keys[start : start + 500])
+        )
+        found.update(dict(query.tuples()))
+    return found
+
+
+def _set_base(key: str, entity_type: str, value: str) -> None:
+    at = now()
+    SyncCell.insert(
+        entity_type=entity_type, entity_uuid=key, value=value, synced_at=at
+    ).on_conflict(
+        conflict_target=[SyncCell.entity_uuid],
+        update={SyncCell.value: value, SyncCell.synced_at: at},
+    ).execute()
