@@ -1,6 +1,6 @@
 """One sync run, and the worker's loop that runs them.
 
-A run: probe АСУ РСО (one cheap request), push every ready outbox item in batches,
+A run: log in to АСУ РСО (after a cheap probe), push every ready outbox item in batches,
 then (when due) pull the journals back and note conflicts. Each run that did something
 or failed leaves a `SyncRun` row — the status page reads them.
 
@@ -97,7 +97,7 @@ def run_once(
     result = RunResult("ok")
     report = progress or (lambda done, total, message: None)
     try:
-        client.probe()
+        client.handshake()  # the probe, and a wrong password found now, not mid-batch
         _push_all(client, result, report, batch_size or config.batch_size, max_batches)
         if pull and result.status == "ok":
             from .pull import pull_journals
@@ -109,7 +109,8 @@ def run_once(
     except NeedsManualAction as exc:
         result.status, result.message = "needs_action", str(exc)
     except Unavailable as exc:
-        result.status, result.message = "offline", f"Нет связи с АСУ РСО: {exc}"
+        text = str(exc)
+        result.status, result.message = "offline", text[:1].upper() + text[1:]
         result.retry_after = exc.retry_after
     except NetSchoolError as exc:
         result.status, result.message = "error", f"АСУ РСО ответила непонятно: {exc}"
@@ -174,19 +175,12 @@ def _summary(result: RunResult) -> str:
 # --- the loop -----------------------------------------------------------------------
 
 
-def _waiting_for_admin(settings: Settings) -> bool:
-    """The last run needs a person, and nobody has saved the settings since."""
-    last = SyncRun.select().where(SyncRun.status != "running").order_by(SyncRun.id.desc()).first()
-    if last is None or last.status != "needs_action":
-        return False
-    changed = max((p.stat().st_mtime for p in _settings_files(settings) if p.exists()), default=0.0)
-    return changed <= last.started_at.timestamp()
-
-
-def _settings_files(settings: Settings):
+def _settings_stamp(settings: Settings) -> tuple[float, ...]:
+    """When the sync settings and the stored account last changed (0: missing)."""
     from .credentials import secret_path
 
-    return (sync_settings.path(settings), secret_path(settings.data_dir))
+    files = (sync_settings.path(settings), secret_path(settings.data_dir))
+    return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in files)
 
 
 def loop(
@@ -202,10 +196,15 @@ def loop(
     wait = interval
     offline_wait = interval
     last_pull = 0.0
+    blocked_at: tuple[float, ...] | None = None  # settings as they were when a person was needed
     while not stop.is_set():
         try:
             config = sync_settings.load(settings)
-            if config.configured and not _waiting_for_admin(settings):
+            if blocked_at is not None and (
+                _settings_stamp(settings) != blocked_at or _last_status() == "ok"
+            ):
+                blocked_at = None  # the admin saved the settings, or «sync now» worked
+            if config.configured and blocked_at is None:
                 clock = now().timestamp()
                 pull_due = clock - last_pull >= pull_every
                 if pull_due or _has_ready():
@@ -218,7 +217,8 @@ def loop(
                         offline_wait = min(OFFLINE_CAP, offline_wait * 2)
                         jitter = offline_wait / 2 + rng.uniform(0, offline_wait / 2)
                         wait = max(result.retry_after or 0.0, jitter)
-                    else:
+                    else:  # needs_action: not again until the settings change
+                        blocked_at = _settings_stamp(settings)
                         wait = interval
                 else:
                     wait = interval
@@ -226,6 +226,11 @@ def loop(
             log.exception("sync run failed")
             wait = min(OFFLINE_CAP, wait * 2)
         stop.wait(wait)
+
+
+def _last_status() -> str:
+    last = SyncRun.select(SyncRun.status).order_by(SyncRun.id.desc()).first()
+    return last.status if last is not None else ""
 
 
 def _has_ready() -> bool:

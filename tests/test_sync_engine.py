@@ -1,0 +1,77 @@
+# ruff: noqa: F811 — the fixtures come from test_sync_push
+"""The sync run's outcomes and the loop: it waits for a person when a person must act."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from appliance.models import SyncRun
+from appliance.sync import credentials, engine
+from appliance.sync import settings as sync_settings
+
+from .test_sync_push import LOGIN, PASSWORD, school, upstream  # noqa: F401
+
+
+def test_not_configured_says_what_is_missing(db, settings):
+    result = engine.run_once(settings)
+    assert result.status == "not_configured"
+    assert "адрес АСУ РСО" in result.message
+    assert not SyncRun.select().exists()
+
+
+def test_an_unreadable_password_needs_a_person(db, settings):
+    sync_settings.save(
+        settings, url="http://127.0.0.1:9", school="1", login=LOGIN, password=PASSWORD
+    )
+    credentials.key_path(settings.data_dir).write_bytes(b"x" * 44)  # a foreign key
+    result = engine.run_once(settings)
+    assert result.status == "needs_action"
+    assert "sync.key" in result.message
+    assert SyncRun.get().status == "needs_action"
+
+
+def test_the_loop_stops_trying_until_the_settings_are_saved_again(db, settings, upstream):
+    url, _, _ = upstream
+    sync_settings.save(settings, url=url, school="1", login=LOGIN, password="неверный")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=engine.loop, args=(settings, stop), kwargs={"interval": 0.05}, daemon=True
+    )
+    thread.start()
+    time.sleep(1.0)
+    runs = SyncRun.select().count()
+    assert runs == 1, "a wrong password is tried once, not in a loop"
+    assert SyncRun.get().status == "needs_action"
+    time.sleep(0.05)
+    sync_settings.save(settings, url=url, school="1", login=LOGIN, password=PASSWORD)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and SyncRun.select().count() < 2:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=5)
+    last = SyncRun.select().order_by(SyncRun.id.desc()).first()
+    assert last.status == "ok", last.message
+
+
+def test_offline_runs_back_off_instead_of_hammering(db, settings):
+    sync_settings.save(
+        settings, url="http://127.0.0.1:9", school="1", login=LOGIN, password=PASSWORD
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=engine.loop,
+        args=(settings, stop),
+        kwargs={"interval": 0.05, "pull_every": 0.0},
+        daemon=True,
+    )
+    thread.start()
+    time.sleep(1.5)
+    stop.set()
+    thread.join(timeout=5)
+    runs = list(SyncRun.select())
+    assert "нет связи" in runs[0].message.lower()
+    statuses = [r.status for r in runs]
+    assert statuses and set(statuses) == {"offline"}
+    # 0.05 s interval, doubling: 0.1, 0.2, 0.4, 0.8 … → a handful of tries, not 30
+    assert len(statuses) <= 6, statuses
