@@ -99,13 +99,11 @@ def run_once(
     try:
         client.handshake()  # the probe, and a wrong password found now, not mid-batch
         _push_all(client, result, report, batch_size or config.batch_size, max_batches)
+        notes: list[str] = []
         if pull and result.status == "ok":
-            from .pull import pull_journals
-
-            pulled = pull_journals(client, progress=report)
-            result.pulled, result.conflicts = pulled.applied, pulled.conflicts
+            notes = _pull_all(client, config, result, report)
         if result.status == "ok":
-            result.message = _summary(result)
+            result.message = " ".join([_summary(result), *notes])
     except NeedsManualAction as exc:
         result.status, result.message = "needs_action", str(exc)
     except Unavailable as exc:
@@ -147,8 +145,36 @@ def _push_all(
             result.message = f"Отправка прервалась: {outcome.error}"
             result.retry_after = outcome.retry_after
             return
-    if pusher.report and pusher.report.unmatched:
-        result.message = "; ".join(pusher.report.unmatched[:5])
+
+
+def _pull_all(client: NetSchoolClient, config, result: RunResult, report: Progress) -> list[str]:
+    """Match ids afresh, follow АСУ РСО's class lists if the school keeps them there,
+    then read the journals back. Returns notes for the run's message."""
+    from .match import refresh
+    from .pull import pull_journals
+    from .roster import pull_roster
+
+    year = current_year()
+    if year is None:
+        return []
+    report(0, 0, "Сверка списков с АСУ РСО…")
+    notes = []
+    matched = refresh(client, year)
+    if matched.unmatched:
+        notes.append("Не сопоставлено: " + "; ".join(matched.unmatched[:5]) + ".")
+    if config.roster_from_upstream:
+        roster = pull_roster(client, year)
+        result.pulled += len(roster.added)
+        if roster.added:
+            notes.append("Добавлены из АСУ РСО: " + ", ".join(roster.added[:10]) + ".")
+        if roster.not_upstream:
+            notes.append("Нет в АСУ РСО: " + ", ".join(roster.not_upstream[:10]) + ".")
+        if roster.refused:
+            notes.append("Не добавлены: " + "; ".join(roster.refused[:5]) + ".")
+    pulled = pull_journals(client, progress=report)
+    result.pulled += pulled.applied
+    result.conflicts += pulled.conflicts
+    return notes
 
 
 def ready_count() -> int:

@@ -36,6 +36,8 @@ class SyncSettings:
     enabled: bool = True
     paths: dict[str, str] = field(default_factory=dict)  # overrides of DEFAULT_PATHS
     batch_size: int = 200  # changes per request
+    # The school keeps its class lists in АСУ РСО: new students there come into the box.
+    roster_from_upstream: bool = False
 
     @property
     def configured(self) -> bool:
@@ -63,6 +65,7 @@ def load(settings: Settings) -> SyncSettings:
             found.url = str(data.get("url") or settings.upstream_url or "")
             found.school = str(data.get("school") or "")
             found.enabled = bool(data.get("enabled", True))
+            found.roster_from_upstream = bool(data.get("roster_from_upstream", False))
             paths = data.get("paths") if isinstance(data.get("paths"), dict) else {}
             found.paths = {str(k): str(v) for k, v in paths.items()}
             try:
@@ -91,6 +94,7 @@ def save(
     paths: dict[str, Any] | None = None,
     login: str | None = None,
     password: str | None = None,
+    roster_from_upstream: bool | None = None,
 ) -> SyncSettings:
     """Check and store the settings (and the account when a password is given)."""
     url = validate_url(url) if url.strip() else ""
@@ -115,7 +119,14 @@ def save(
             raise SyncSettingsError("Для нового логина введите и пароль.")
     current = load(settings)
     found = SyncSettings(
-        url=url, school=school, enabled=enabled, paths=clean_paths, batch_size=current.batch_size
+        url=url,
+        school=school,
+        enabled=enabled,
+        paths=clean_paths,
+        batch_size=current.batch_size,
+        roster_from_upstream=(
+            current.roster_from_upstream if roster_from_upstream is None else roster_from_upstream
+        ),
     )
     if password:
         credentials.save(settings.data_dir, (login or "").strip(), password)
