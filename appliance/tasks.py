@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import jobs
 from .parent_notices import digest, letters  # noqa: F401  (weekly digest, letters to parents)
+from .sync import tasks as _sync_tasks  # noqa: F401  («Синхронизировать сейчас»)
 
 
 @jobs.handler("test")

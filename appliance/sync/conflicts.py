@@ -1,10 +1,11 @@
 """Conflicts: a journal cell changed both on the box and in АСУ РСО since they agreed.
 
-The pull's rule picks the value the journal shows (the box's own) and keeps both; the
-group's teacher then either confirms it («Оставить моё») or takes АСУ РСО's value
-(«Взять из АСУ РСО»). Taking the remote value is an ordinary journal edit through
-`appliance.journal` — checked, audited and queued for sync like any other — so the
-journal's rules (the edit window, the group's roster, the mark scale) hold here too.
+The pull's rule picks the value the journal shows — the box's own when it had an unsent
+edit (`chosen` "local"), АСУ РСО's when the cell had never been synced ("remote") — and
+keeps both; the group's teacher then confirms what the journal shows or takes the other
+value («Взять из АСУ РСО» / «Вернуть моё»). Taking a value is an ordinary journal edit
+through `appliance.journal` — checked, audited and queued for sync like any other — so
+the journal's rules (the edit window, the group's roster, the mark scale) hold here too.
 
 Scope: a teacher handles the conflicts of the groups they teach; the office (director,
 deputy, admin) sees every open conflict on the status page.
@@ -133,7 +134,7 @@ def _resolve(rec, conflict: SyncConflict, action: str, user: User, chosen: str) 
 
 
 def confirm(conflict: SyncConflict, user: User, ip: str = "") -> SyncConflict:
-    """Keep the value the journal shows («Оставить моё»); it is already queued for sync."""
+    """Keep the value the journal shows («Оставить моё» when it is the box's own)."""
     with write(user=user, ip=ip) as rec:
         return _resolve(rec, conflict, "sync_conflict.confirm", user, conflict.chosen)
 
@@ -145,11 +146,10 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _apply_remote(conflict: SyncConflict, user: User, ip: str) -> None:
-    """Write АСУ РСО's value into the journal through the ordinary journal functions."""
+def _apply(conflict: SyncConflict, value: str, user: User, ip: str) -> None:
+    """Write `value` into the conflict's cell through the ordinary journal functions."""
     cell = cell_of(conflict)
     kind = cell.get("kind")
-    value = conflict.remote_value or ""
     if kind == "mark":
         assignment = Assignment.get_or_none(Assignment.id == _int(cell.get("assignment_id")))
         if assignment is None:
@@ -172,8 +172,8 @@ def _apply_remote(conflict: SyncConflict, user: User, ip: str) -> None:
         journal.set_homework(lesson, value, user=user, ip=ip)
 
 
-def take_remote(conflict: SyncConflict, user: User, ip: str = "") -> SyncConflict:
-    """Take АСУ РСО's value («Взять из АСУ РСО»): one transaction, the edit and the resolve.
+def _take(conflict: SyncConflict, chosen: str, action: str, user: User, ip: str) -> SyncConflict:
+    """Put one side's value into the journal and resolve: one transaction.
 
     Journal refusals (an old lesson without the deputy's unlock, a student no longer in
     the group, a value outside the scale) come back as ConflictError with their message.
@@ -183,7 +183,19 @@ def take_remote(conflict: SyncConflict, user: User, ip: str = "") -> SyncConflic
             fresh = SyncConflict.get_or_none(SyncConflict.id == conflict.id)
             if fresh is None or fresh.resolved_at is not None:
                 raise ConflictError("Это расхождение уже разобрано: обновите страницу.")
-            _apply_remote(fresh, user, ip)
-            return _resolve(rec, fresh, "sync_conflict.take_remote", user, "remote")
+            value = fresh.remote_value if chosen == "remote" else fresh.local_value
+            _apply(fresh, value or "", user, ip)
+            return _resolve(rec, fresh, action, user, chosen)
     except journal.JournalError as exc:
         raise ConflictError(str(exc)) from exc
+
+
+def take_remote(conflict: SyncConflict, user: User, ip: str = "") -> SyncConflict:
+    """«Взять из АСУ РСО»: АСУ РСО's value goes into the journal (and is sent back)."""
+    return _take(conflict, "remote", "sync_conflict.take_remote", user, ip)
+
+
+def take_local(conflict: SyncConflict, user: User, ip: str = "") -> SyncConflict:
+    """«Вернуть моё»: when the rule kept АСУ РСО's value, the box's old value comes back
+    into the journal and goes to АСУ РСО like any edit."""
+    return _take(conflict, "local", "sync_conflict.take_local", user, ip)

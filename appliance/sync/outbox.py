@@ -149,13 +149,13 @@ def pending_batch(limit: int, now_: dt.datetime | None = None) -> list[Item]:
                 seqs=tuple(e.seq for e in covered),
                 attempts=max(e.attempts for e in covered if e.state == "pending"),
                 created_at=latest.created_at,
-                last_known=payload if latest.op != "delete" else _before_delete(entity_uuid),
+                last_known=payload if latest.op != "delete" else before_delete(entity_uuid),
             )
         )
     return items
 
 
-def _before_delete(entity_uuid: str) -> dict[str, Any]:
+def before_delete(entity_uuid: str) -> dict[str, Any]:
     """The row as the audit saw it just before its latest deletion ({} if unknown)."""
     before = (
         AuditEntry.select(AuditEntry.before)

@@ -36,7 +36,7 @@ from ..models import (
     User,
     now,
 )
-from .outbox import _before_delete
+from .outbox import before_delete
 
 WAITING = ("pending", "parked")
 ERROR_STATES = ("offline", "needs_action", "not_configured", "error")
@@ -138,7 +138,7 @@ def describe(
     """
     data = dict(payload or {})
     if not data:
-        data = _before_delete(entity_uuid)
+        data = before_delete(entity_uuid)
     deleted = op == "delete"
     what = ENTITY_LABELS.get(entity_type, entity_type)
     value = "(удаление)" if deleted else ""
@@ -337,7 +337,7 @@ class Overview:
     last_run: SyncRun | None
     last_success: SyncRun | None
     last_error: SyncRun | None  # the latest run that did not succeed
-    needs_action: SyncRun | None  # set while no run has succeeded since it
+    needs_action: SyncRun | None  # the latest finished run, when a person must act
     open_conflicts: int
     at: dt.datetime
 
@@ -379,9 +379,9 @@ def overview(at: dt.datetime | None = None) -> Overview:
     runs = SyncRun.select().order_by(SyncRun.id.desc())
     last_success = runs.where(SyncRun.status == "ok").first()
     last_error = runs.where(SyncRun.status.in_(ERROR_STATES)).first()
-    action = runs.where(SyncRun.status == "needs_action").first()
-    if action is not None and last_success is not None and last_success.id > action.id:
-        action = None
+    # As the worker sees it (`engine`): the latest finished run says a person must act.
+    finished = runs.where(SyncRun.status != "running").first()
+    action = finished if finished is not None and finished.status == "needs_action" else None
     return Overview(
         pending=pending_cells,
         pending_entries=pending_entries,

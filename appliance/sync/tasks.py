@@ -27,8 +27,7 @@ def sync_now(ctx: jobs.JobContext) -> str | None:
     result = engine.run_once(ctx.settings, progress=progress)
     if result.status != "ok":
         raise jobs.JobError(result.message or "Синхронизация не выполнена.")
-    summary = result.message or (
-        f"отправлено изменений: {result.pushed}, получено из АСУ РСО: {result.pulled}"
-    )
-    ctx.progress(seen["done"], None, summary)
+    # The job page says «Готово: …» itself; the engine's summary starts with it too.
+    summary = (result.message or "").removeprefix("Готово: ").rstrip(".")
+    ctx.progress(seen["done"], None, summary or f"отправлено {result.pushed}")
     return None

@@ -71,6 +71,8 @@ NAVIGATION = [
     ("admin.activity", "Активность", "accounts", "read"),
     ("admin.personal_data", "Персональные данные", "personal_data", "read"),
     ("admin.audit_log", "Журнал изменений", "audit", "read"),
+    ("sync.status", "Синхронизация", "sync", "read"),
+    ("sync.mine", "Не отправлено в АСУ РСО", "journal", "write"),
     ("settings.edit", "Настройки школы", "school_settings", "read"),
     ("help.index", "Помощь", "own", "read"),
 ]
@@ -256,6 +258,7 @@ BLUEPRINTS = (
     "planning",
     "settings",
     "setup",
+    "sync",
     "timetable",
     "years",
 )
