@@ -108,6 +108,11 @@ class Pusher:
         self.report: match.MatchReport | None = None
         self._ids: dict[str, dict[str, str]] = {}
         self._types: dict[str, int] | None = None
+        # Rows looked up once per run: a batch holds many cells of few lessons.
+        self._people: dict[int, Person | None] = {}
+        self._lessons: dict[int, tuple[str, str, str | None]] = {}
+        self._terms: dict[int, list[Term]] = {}
+        self._first_of_type: dict[int, dict[int, int]] = {}
 
     # --- ids -----------------------------------------------------------------------
 
@@ -189,43 +194,62 @@ class Pusher:
             singles.append(self._period_mark(item, data))
 
     def _student(self, student_id: Any) -> str:
-        person = Person.get_or_none(Person.id == student_id)
+        if student_id not in self._people:
+            self._people[student_id] = Person.get_or_none(Person.id == student_id)
+        person = self._people[student_id]
         if person is None:
             raise Unmatched("Ученика этой отметки больше нет на ЭЖ-box.")
         return self.remote("Person", person.uuid, f"Ученика {person.last_name} {person.first_name}")
 
     def _lesson_ids(self, lesson: Lesson) -> tuple[str, str, str | None]:
         """(remote group, remote class meeting, remote term or None) of a box lesson."""
+        if lesson.id in self._lessons:
+            return self._lessons[lesson.id]
         group = lesson.group
         sg = self.remote("SubjectGroup", group.uuid, f"Группы «{group}»")
         cm = self.remote(
             "Lesson", lesson.uuid, f"Урока {lesson.date:%d.%m.%Y} №{lesson.number} ({group})"
         )
-        term = (
-            Term.select()
-            .where(
-                (Term.year == group.year)
-                & (Term.starts <= lesson.date)
-                & (Term.ends >= lesson.date)
-            )
-            .first()
+        if group.year_id not in self._terms:
+            self._terms[group.year_id] = list(Term.select().where(Term.year == group.year_id))
+        term = next(
+            (t for t in self._terms[group.year_id] if t.starts <= lesson.date <= t.ends), None
         )
-        return sg, cm, (self._id("Term", term.uuid) if term else None)
+        found = (sg, cm, self._id("Term", term.uuid) if term else None)
+        self._lessons[lesson.id] = found
+        return found
+
+    def _first_assignment_of_type(self, lesson_id: int, type_id: int) -> int | None:
+        """The lesson's first assignment of a NetSchool type: the one АСУ РСО has."""
+        if lesson_id not in self._first_of_type:
+            firsts: dict[int, int] = {}
+            query = (
+                Assignment.select(Assignment, WorkType)
+                .join(WorkType)
+                .where(Assignment.lesson == lesson_id)
+                .order_by(Assignment.id)
+            )
+            for other in query:
+                firsts.setdefault(self.type_id(other.work_type), other.id)
+            self._first_of_type[lesson_id] = firsts
+        return self._first_of_type[lesson_id].get(type_id)
 
     def _cell(self, item: Item, data: dict[str, Any]) -> Cell:
         value = "" if item.op == "delete" else str(data.get("value") or data.get("code") or "")
         if item.entity_type == "Mark":
-            assignment = Assignment.get_or_none(Assignment.id == _ref(data, "assignment"))
+            assignment = (
+                Assignment.select(Assignment, WorkType, Lesson)
+                .join(WorkType)
+                .switch(Assignment)
+                .join(Lesson)
+                .where(Assignment.id == _ref(data, "assignment"))
+                .first()
+            )
             if assignment is None:
                 raise Unmatched("Работы этой отметки больше нет на ЭЖ-box.")
             lesson = assignment.lesson
             type_id = self.type_id(assignment.work_type)
-            clash = (
-                Assignment.select()
-                .join(WorkType)
-                .where((Assignment.lesson == lesson) & (Assignment.id < assignment.id))
-            )
-            if any(self.type_id(a.work_type) == type_id for a in clash):
+            if self._first_assignment_of_type(lesson.id, type_id) != assignment.id:
                 raise Unmatched(
                     f"У урока {lesson.date:%d.%m.%Y} уже есть работа этого вида: в АСУ РСО "
                     "у урока одна работа каждого вида. Поставьте отметку в АСУ РСО вручную."
