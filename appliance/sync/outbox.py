@@ -170,6 +170,12 @@ def before_delete(entity_uuid: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:
+    """SQLite limits the number of bound parameters: IN lists go in pieces."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _all_seqs(items: Iterable[Item]) -> list[int]:
     return [seq for item in items for seq in item.seqs]
 
@@ -184,27 +190,39 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
         return 0
     at = accepted_at or now()
     with write():
-        changed = (
-            OutboxEntry.update(state="accepted", accepted_at=at, last_error="")
-            .where(
-                OutboxEntry.seq.in_(_all_seqs(items)) & OutboxEntry.state.in_(("pending", "parked"))
+        changed = 0
+        for chunk in _chunks(_all_seqs(items)):
+            changed += (
+                OutboxEntry.update(state="accepted", accepted_at=at, last_error="")
+                .where(OutboxEntry.seq.in_(chunk) & OutboxEntry.state.in_(("pending", "parked")))
+                .execute()
             )
-            .execute()
-        )
+        # After the update, what is still pending or parked for these cells is newer
+        # than what was accepted: those rows keep waiting for their own acceptance.
+        uuids = list({item.entity_uuid for item in items if item.op != "delete"})
+        waiting: set[str] = set()
+        for chunk in _chunks(uuids):
+            waiting.update(
+                uuid
+                for (uuid,) in OutboxEntry.select(OutboxEntry.entity_uuid)
+                .where(
+                    OutboxEntry.entity_uuid.in_(chunk)
+                    & OutboxEntry.state.in_(("pending", "parked"))
+                )
+                .tuples()
+            )
+        by_model: dict[str, list[str]] = {}
         for item in items:
-            model = PUBLISHED_MODELS.get(item.entity_type)
-            if model is None or item.op == "delete":
+            if item.op != "delete" and item.entity_uuid not in waiting:
+                by_model.setdefault(item.entity_type, []).append(item.entity_uuid)
+        for entity_type, found in by_model.items():
+            model = PUBLISHED_MODELS.get(entity_type)
+            if model is None:
                 continue
-            newer = OutboxEntry.select().where(
-                (OutboxEntry.entity_uuid == item.entity_uuid)
-                & (OutboxEntry.seq > item.last_seq)
-                & OutboxEntry.state.in_(("pending", "parked"))
-            )
-            if newer.exists():
-                continue
-            model.update(published_at=at).where(
-                (model.uuid == item.entity_uuid) & model.published_at.is_null()
-            ).execute()
+            for chunk in _chunks(found):
+                model.update(published_at=at).where(
+                    model.uuid.in_(chunk) & model.published_at.is_null()
+                ).execute()
     return changed
 
 
