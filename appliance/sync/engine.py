@@ -16,10 +16,13 @@ Failures, as the people at the school need them:
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..config import Settings
@@ -39,6 +42,7 @@ Progress = Callable[[int, int, str], None]
 INTERVAL = 10.0  # seconds between looks at the outbox when all is well
 PULL_EVERY = 15 * 60.0  # seconds between pulls of the journals
 OFFLINE_CAP = 300.0  # never wait longer than this for the connection to come back
+LOCK_FILE = "sync.lock"
 
 
 @dataclass
@@ -68,6 +72,22 @@ def _finish(run: SyncRun | None, result: RunResult) -> RunResult:
     return result
 
 
+@contextmanager
+def exclusive(settings: Settings, wait: bool = True) -> Iterator[bool]:
+    """One sync at a time across threads and processes (the loop, «sync now», the CLI):
+    two runs taking the same batch would both send it. Yields False when busy."""
+    fd = os.open(settings.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def run_once(
     settings: Settings,
     *,
@@ -76,9 +96,25 @@ def run_once(
     pull: bool = True,
     batch_size: int | None = None,
     max_batches: int | None = None,
+    wait: bool = True,
 ) -> RunResult:
     """Push what is ready, then pull (when `pull`); record the run; never raise for
-    the upstream's troubles (they become the result's status)."""
+    the upstream's troubles (they become the result's status). With `wait` False a
+    run already going elsewhere makes this one return "busy" at once."""
+    with exclusive(settings, wait) as mine:
+        if not mine:
+            return RunResult("busy", "Синхронизация уже идёт.")
+        return _run(settings, client, progress, pull, batch_size, max_batches)
+
+
+def _run(
+    settings: Settings,
+    client: NetSchoolClient | None,
+    progress: Progress | None,
+    pull: bool,
+    batch_size: int | None,
+    max_batches: int | None,
+) -> RunResult:
     config = sync_settings.load(settings)
     if client is None:
         try:
@@ -93,6 +129,12 @@ def run_once(
             "Синхронизация не настроена: нужен адрес АСУ РСО, школа и служебная учётная запись.",
         )
     with write():
+        # Holding the sync lock, any run still "running" was cut short (a killed worker).
+        SyncRun.update(
+            status="error",
+            message="Прервано: процесс синхронизации был остановлен.",
+            finished_at=now(),
+        ).where(SyncRun.status == "running").execute()
         run = SyncRun.create(direction="push+pull" if pull else "push", status="running")
     result = RunResult("ok")
     report = progress or (lambda done, total, message: None)
@@ -112,6 +154,9 @@ def run_once(
         result.retry_after = exc.retry_after
     except NetSchoolError as exc:
         result.status, result.message = "error", f"АСУ РСО ответила непонятно: {exc}"
+    except Exception as exc:  # a bug must not leave the run "running" nor kill the loop
+        log.exception("sync run failed")
+        result.status, result.message = "error", f"Сбой синхронизации: {exc}"
     if result.status == "ok":
         client.logout()
     return _finish(run, result)
@@ -174,6 +219,12 @@ def _pull_all(client: NetSchoolClient, config, result: RunResult, report: Progre
     pulled = pull_journals(client, progress=report)
     result.pulled += pulled.applied
     result.conflicts += pulled.conflicts
+    if pulled.unknown_types:
+        types = ", ".join(str(t) for t in sorted(pulled.unknown_types))
+        notes.append(
+            f"В АСУ РСО есть отметки за виды работ, которых нет в ЭЖ-box (типы {types}): "
+            "добавьте такие виды работ, чтобы эти отметки пришли сюда."
+        )
     return notes
 
 
@@ -234,7 +285,8 @@ def loop(
                 clock = now().timestamp()
                 pull_due = clock - last_pull >= pull_every
                 if pull_due or _has_ready():
-                    result = run_once(settings, pull=pull_due)
+                    stamp = _settings_stamp(settings)
+                    result = run_once(settings, pull=pull_due, wait=False)
                     if result.status == "ok":
                         last_pull = clock if pull_due else last_pull
                         offline_wait = interval
@@ -243,8 +295,10 @@ def loop(
                         offline_wait = min(OFFLINE_CAP, offline_wait * 2)
                         jitter = offline_wait / 2 + rng.uniform(0, offline_wait / 2)
                         wait = max(result.retry_after or 0.0, jitter)
+                    elif result.status == "busy":
+                        wait = interval
                     else:  # needs_action: not again until the settings change
-                        blocked_at = _settings_stamp(settings)
+                        blocked_at = stamp
                         wait = interval
                 else:
                     wait = interval

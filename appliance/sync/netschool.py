@@ -525,11 +525,10 @@ def idempotent_write(
     than set, where a resend after a crash would duplicate).
     """
     if check_first:
-        try:
-            if read_back() == expected:
-                return False
-        except Unavailable:
-            pass
+        # Unavailable propagates: writing blind after a possibly applied write could
+        # write the cell twice; the item waits for the next attempt instead.
+        if read_back() == expected:
+            return False
     try:
         write()
         return True

@@ -20,11 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .. import grading
 from ..db import snapshot, write
-from ..journal import cell_uuid, lesson_scale
+from ..journal import cell_uuid
 from ..models import (
     Assignment,
     Attendance,
@@ -52,6 +53,7 @@ class PullResult:
     applied: int = 0
     conflicts: int = 0
     groups: int = 0
+    unknown_types: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -87,11 +89,24 @@ def read_remote(journal: dict[str, Any]) -> Remote:
 
 
 def _terms_to_read(year) -> list[Term]:
+    """Running (or just ended) terms, innermost only: a half-year or the year-long term
+    holds the running quarter's lessons again, and every other lesson besides."""
     today = dt.date.today()
     recent = today - dt.timedelta(days=RECENT_TERM_DAYS)
-    return list(
+    terms = list(
         Term.select().where((Term.year == year) & (Term.starts <= today) & (Term.ends >= recent))
     )
+
+    def holds_another(term: Term) -> bool:
+        return any(
+            other.id != term.id
+            and term.starts <= other.starts
+            and other.ends <= term.ends
+            and (other.starts, other.ends) != (term.starts, term.ends)
+            for other in terms
+        )
+
+    return [term for term in terms if not holds_another(term)]
 
 
 def pull_journals(
@@ -124,6 +139,7 @@ def pull_journals(
             result.applied += applied
             result.conflicts += conflicts
         result.groups += 1
+        result.unknown_types |= merger.unknown_types
         if progress:
             progress(index, len(chosen), f"Сверка журналов с АСУ РСО: {index} из {len(chosen)}")
     return result
@@ -143,6 +159,9 @@ class Candidate:
     person: Person | None
     what: str
     cell: dict[str, Any]
+    # A lesson's outbox entry covers topic, homework and its state alike: a topic counts
+    # as edited here only if it differs from the base (calling the roll is no topic edit).
+    field_level: bool = False
 
 
 def decide(base: str | None, local: str, remote: str, pending: bool) -> str:
@@ -151,13 +170,49 @@ def decide(base: str | None, local: str, remote: str, pending: bool) -> str:
         return "none"  # nothing changed upstream; the box's own edits go by the push
     if remote == local:
         return "same"
+    if base is None and not remote:
+        return "none"  # never synced, only here: the box's own value, the push sends it
     if pending:
         return "conflict"  # both changed: the box's unsent edit stays and is sent
     if base is not None:
         return "take"
-    if not remote:
-        return "none"  # never synced, only here: the box's own value, the push sends it
     return "take" if not local else "conflict-remote"
+
+
+@dataclass
+class GroupRows:
+    """The box's journal rows of one group-term, loaded in four queries."""
+
+    lessons: list[Lesson]
+    attendance: dict[int, dict[int, Attendance]]  # lesson → student → row
+    assignments: dict[int, list[Assignment]]  # lesson → its assignments, oldest first
+    marks: dict[int, dict[int, Mark]]  # assignment → student → row
+
+
+def load_rows(group: SubjectGroup, term: Term, lesson_ids: dict[str, str]) -> GroupRows:
+    lessons = [
+        lesson
+        for lesson in Lesson.select().where(
+            (Lesson.group == group) & Lesson.date.between(term.starts, term.ends)
+        )
+        if lesson.uuid in lesson_ids
+    ]
+    ids = [lesson.id for lesson in lessons]
+    rows = GroupRows(lessons, {}, {}, {})
+    for row in Attendance.select().where(Attendance.lesson.in_(ids)):
+        rows.attendance.setdefault(row.lesson_id, {})[row.student_id] = row
+    query = (
+        Assignment.select(Assignment, WorkType)
+        .join(WorkType)
+        .where(Assignment.lesson.in_(ids))
+        .order_by(Assignment.id)
+    )
+    for assignment in query:
+        rows.assignments.setdefault(assignment.lesson_id, []).append(assignment)
+    assignment_ids = [a.id for found in rows.assignments.values() for a in found]
+    for mark in Mark.select().where(Mark.assignment.in_(assignment_ids)):
+        rows.marks.setdefault(mark.assignment_id, {})[mark.student_id] = mark
+    return rows
 
 
 class Merger:
@@ -175,10 +230,7 @@ class Merger:
         self.remote_of = {p.id: rid for rid, p in self.students.items()}
         self.codes = {key: code for code, key in self.mapping.attendance_reasons.items()}
         self.lesson_ids = match.known("Lesson")
-        unsent = OutboxEntry.select(OutboxEntry.entity_uuid).where(
-            OutboxEntry.state.in_(("pending", "parked"))
-        )
-        self.pending = {uuid for (uuid,) in unsent.tuples()}
+        self.unknown_types: set[int] = set()  # NetSchool types no work type here maps to
 
     def type_of(self, work_type: WorkType) -> int:
         if work_type.id not in self._types:
@@ -186,60 +238,74 @@ class Merger:
         return self._types[work_type.id]
 
     def merge(self, group: SubjectGroup, term: Term, remote: Remote) -> tuple[int, int]:
-        lessons = [
-            lesson
-            for lesson in Lesson.select().where(
-                (Lesson.group == group) & Lesson.date.between(term.starts, term.ends)
-            )
-            if lesson.uuid in self.lesson_ids
-        ]
-        candidates: list[Candidate] = []
-        for lesson in lessons:
-            candidates += self._lesson(lesson, self.lesson_ids[lesson.uuid], remote)
-        if not candidates:
+        """Settle one group-term: decide outside a transaction first, and only when
+        something is to change decide again on fresh rows inside one (a teacher may
+        have typed meanwhile)."""
+        scale = grading.scale_of(group.subject.scale, group.school_class.graded)
+        if not self._decisions(group, term, remote, scale, write_lock=False):
             return 0, 0
-        bases = _bases([c.key for c in candidates])
         applied = conflicts = 0
         with write() as rec:
-            for c in candidates:
-                outcome = decide(bases.get(c.key), c.local, c.remote, c.pending_key in self.pending)
+            for c, outcome in self._decisions(group, term, remote, scale, write_lock=True):
                 if outcome in ("take", "conflict-remote"):
                     c.apply(rec)
                     applied += 1
                 if outcome in ("conflict", "conflict-remote"):
-                    chosen = "local" if outcome == "conflict" else "remote"
-                    self._conflict(c, group, chosen)
+                    self._conflict(c, group, "local" if outcome == "conflict" else "remote")
                     conflicts += 1
-                if outcome != "none":
-                    _set_base(c.key, c.entity_type, c.remote)
+                _set_base(c.key, c.entity_type, c.remote)
         return applied, conflicts
+
+    def _decisions(
+        self, group: SubjectGroup, term: Term, remote: Remote, scale: str, write_lock: bool
+    ) -> list[tuple[Candidate, str]]:
+        """Every cell whose decision is not "none", with the decision."""
+        rows = load_rows(group, term, self.lesson_ids)
+        candidates: list[Candidate] = []
+        for lesson in rows.lessons:
+            cm = self.lesson_ids[lesson.uuid]
+            candidates += self._lesson(lesson, cm, remote)
+            candidates += self._attendance(lesson, cm, remote, rows.attendance.get(lesson.id, {}))
+            candidates += self._marks(lesson, cm, remote, rows, scale)
+        if not candidates:
+            return []
+        bases = _bases([c.key for c in candidates])
+        pending = _pending({c.pending_key for c in candidates})
+        found = []
+        for c in candidates:
+            base = bases.get(c.key)
+            edited = c.pending_key in pending and (
+                not c.field_level or c.local != (base if base is not None else "")
+            )
+            outcome = decide(base, c.local, c.remote, edited)
+            if outcome != "none":
+                found.append((c, outcome))
+        return found
 
     # --- the cells of one lesson ---------------------------------------------------
 
     def _lesson(self, lesson: Lesson, cm: str, remote: Remote) -> list[Candidate]:
-        found = []
         fields = remote.lessons.get(cm, {"topic": "", "homework": ""})
-        for name, what in (("topic", "тема"), ("homework", "домашнее задание")):
-            found.append(
-                Candidate(
-                    f"{lesson.uuid}:{name}",
-                    lesson.uuid,
-                    "Lesson",
-                    getattr(lesson, name) or "",
-                    fields[name],
-                    self._lesson_apply(lesson, name, fields[name]),
-                    lesson,
-                    None,
-                    what,
-                    {"kind": name, "lesson_id": lesson.id},
-                )
+        return [
+            Candidate(
+                f"{lesson.uuid}:{name}",
+                lesson.uuid,
+                "Lesson",
+                getattr(lesson, name) or "",
+                fields[name],
+                self._lesson_apply(lesson, name, fields[name]),
+                lesson,
+                None,
+                what,
+                {"kind": name, "lesson_id": lesson.id},
+                field_level=True,
             )
-        found += self._attendance(lesson, cm, remote)
-        found += self._marks(lesson, cm, remote)
-        return found
+            for name, what in (("topic", "тема"), ("homework", "домашнее задание"))
+        ]
 
-    def _attendance(self, lesson: Lesson, cm: str, remote: Remote) -> list[Candidate]:
-        local = {a.student_id: a for a in Attendance.select().where(Attendance.lesson == lesson)}
+    def _attendance(
+        self, lesson: Lesson, cm: str, remote: Remote, local: dict[int, Attendance]
+    ) -> list[Candidate]:
         students = {s for (c, s) in remote.attendance if c == cm}
         students |= {self.remote_of[p] for p in local if p in self.remote_of}
         found = []
@@ -267,28 +333,26 @@ class Merger:
             )
         return found
 
-    def _marks(self, lesson: Lesson, cm: str, remote: Remote) -> list[Candidate]:
+    def _marks(
+        self, lesson: Lesson, cm: str, remote: Remote, rows: GroupRows, scale: str
+    ) -> list[Candidate]:
         # АСУ РСО has one assignment per type and lesson: the box's first of each type
         assignments: dict[int, Assignment] = {}
-        for assignment in (
-            Assignment.select().where(Assignment.lesson == lesson).order_by(Assignment.id)
-        ):
+        for assignment in rows.assignments.get(lesson.id, []):
             assignments.setdefault(self.type_of(assignment.work_type), assignment)
-        type_of_assignment = {a.id: t for t, a in assignments.items()}
         local: dict[tuple[int, str], Mark] = {}
-        for mark in Mark.select().where(Mark.assignment.in_(list(type_of_assignment))):
-            if mark.student_id in self.remote_of:
-                key = (type_of_assignment[mark.assignment_id], self.remote_of[mark.student_id])
-                local[key] = mark
+        for type_id, assignment in assignments.items():
+            for student_id, mark in rows.marks.get(assignment.id, {}).items():
+                if student_id in self.remote_of:
+                    local[(type_id, self.remote_of[student_id])] = mark
         keys = {(t, s) for (c, t, s) in remote.marks if c == cm} | set(local)
-        pass_fail = lesson_scale(lesson) == "pass_fail"
         found = []
         for type_id, student_remote in keys:
             person = self.students.get(student_remote)
             if person is None:
                 continue
             value = remote.marks.get((cm, type_id, student_remote), "")
-            if pass_fail and value:
+            if scale == "pass_fail" and value:
                 value = {self.mapping.pass_mark: "зач", self.mapping.fail_mark: "незач"}.get(
                     value, value
                 )
@@ -322,10 +386,12 @@ class Merger:
     def _lesson_apply(lesson: Lesson, name: str, value: str) -> Callable[[Any], None]:
         def apply(rec) -> None:
             before = snapshot(lesson)
-            setattr(lesson, name, value)
-            lesson.updated_at = lesson.published_at = now()
-            lesson.save()
-            rec.record("lesson.pull", lesson, before=before)
+            stamp = now()
+            # only this field: the rest of the row may have changed since it was read
+            Lesson.update({name: value, "updated_at": stamp, "published_at": stamp}).where(
+                Lesson.id == lesson.id
+            ).execute()
+            rec.record("lesson.pull", lesson, before=before, after={name: value})
 
         return apply
 
@@ -365,13 +431,15 @@ class Merger:
         return apply
 
     def _new_assignment(self, lesson: Lesson, type_id: int) -> Assignment | None:
-        """An unsaved assignment for a mark only АСУ РСО has (saved if the mark is taken)."""
-        work_types = list(
-            WorkType.select().order_by(WorkType.is_default.desc(), WorkType.sort_order)
-        )
+        """An unsaved assignment for a mark only АСУ РСО has (saved if the mark is taken).
+
+        Only with a work type of that NetSchool type: another type would not find the
+        same assignment next time, and the mark would come in again on every pull.
+        """
+        work_types = WorkType.select().order_by(WorkType.is_default.desc(), WorkType.sort_order)
         chosen = next((w for w in work_types if self.type_of(w) == type_id), None)
-        chosen = chosen or (work_types[0] if work_types else None)
         if chosen is None:
+            self.unknown_types.add(type_id)
             return None
         return Assignment(lesson=lesson, work_type=chosen, weight=chosen.weight, published_at=now())
 
@@ -421,6 +489,19 @@ def _bases(keys: list[str]) -> dict[str, str]:
             SyncCell.entity_uuid.in_(keys[start : start + 500])
         )
         found.update(dict(query.tuples()))
+    return found
+
+
+def _pending(keys: set[str]) -> set[str]:
+    """Which of these cells have an edit the push has not delivered yet."""
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        query = OutboxEntry.select(OutboxEntry.entity_uuid).where(
+            OutboxEntry.entity_uuid.in_(ordered[start : start + 500])
+            & OutboxEntry.state.in_(("pending", "parked"))
+        )
+        found.update(uuid for (uuid,) in query.tuples())
     return found
 
 

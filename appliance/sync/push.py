@@ -38,6 +38,7 @@ from ..models import (
 )
 from . import match, outbox
 from .netschool import (
+    NeedsManualAction,
     NetSchoolClient,
     NetSchoolError,
     Rejected,
@@ -108,6 +109,7 @@ class Pusher:
         self.report: match.MatchReport | None = None
         self._ids: dict[str, dict[str, str]] = {}
         self._types: dict[str, int] | None = None
+        self.down: Unavailable | None = None  # set when АСУ РСО stops answering mid-batch
         # Rows looked up once per run: a batch holds many cells of few lessons.
         self._people: dict[int, Person | None] = {}
         self._lessons: dict[int, tuple[str, str, str | None]] = {}
@@ -171,6 +173,7 @@ class Pusher:
                 result.parked.append((item, reason.reason))
         sent = [c.item for c in cells] + [s[0] for s in singles]
         outbox.begin(sent)
+        self.down = None
         try:
             self._send_cells(cells, result)
             for item, do, read, expected in singles:
@@ -275,7 +278,8 @@ class Pusher:
             return
         fields = {}
         for name, remote_name in (("topic", "theme"), ("homework", "homework")):
-            value = str(item.payload.get(name) or "")
+            # the row as it is now: a pull may have taken АСУ РСО's value since the edit
+            value = str(getattr(lesson, name) or "")
             base = SyncCell.get_or_none(SyncCell.entity_uuid == f"{item.entity_uuid}:{name}")
             if value != (base.value if base else ""):
                 fields[remote_name] = value
@@ -332,15 +336,20 @@ class Pusher:
     # --- sending -------------------------------------------------------------------
 
     def _send_one(self, item: Item, do, read, expected, result: Outcome) -> None:
+        if self.down is not None:  # АСУ РСО stopped answering: don't wait out every item
+            self._fail([item], self.down, result)
+            return
         try:
             idempotent_write(do, read, expected, check_first=item.attempts > 0)
         except Rejected as reason:
             result.parked.append((item, reason.reason))
-        except Unavailable as error:
-            self._fail([item], error, result)
-        except NetSchoolError as error:
-            self._fail([item], error, result)
+        except NeedsManualAction:
             raise
+        except Unavailable as error:
+            self.down = error
+            self._fail([item], error, result)
+        except NetSchoolError as error:  # an answer of an unknown shape: this item waits
+            self._fail([item], error, result)
         else:
             result.accepted.append(item)
 
@@ -400,23 +409,33 @@ class Pusher:
         result.bases[cell.item.entity_uuid] = (cell.item.entity_type, local)
 
     def _send_group(self, sg: str, cells: list[Cell], result: Outcome) -> None:
+        if self.down is not None:
+            self._fail([c.item for c in cells], self.down, result)
+            return
         try:
             if any(c.item.attempts > 0 for c in cells):
                 cells = self._settle_by_reading(sg, cells, result)
             if not cells:
                 return
             self._quickedit(sg, cells)
-        except Rejected:
+        except Rejected as reason:
             if len(cells) == 1:
-                raise
+                result.parked.append((cells[0].item, reason.reason))
+                return
             for cell in cells:  # find the one АСУ РСО refuses; the others go on
                 self._send_group_one(sg, cell, result)
             return
+        except NeedsManualAction:
+            raise
         except Unavailable as error:
+            self.down = error
             try:
                 cells = self._settle_by_reading(sg, cells, result)
             except NetSchoolError:
                 pass
+            self._fail([c.item for c in cells], error, result)
+            return
+        except NetSchoolError as error:  # an answer of an unknown shape: these wait
             self._fail([c.item for c in cells], error, result)
             return
         for cell in cells:
@@ -424,11 +443,19 @@ class Pusher:
             self._base(cell, result)
 
     def _send_group_one(self, sg: str, cell: Cell, result: Outcome) -> None:
+        if self.down is not None:
+            self._fail([cell.item], self.down, result)
+            return
         try:
             self._quickedit(sg, [cell])
         except Rejected as reason:
             result.parked.append((cell.item, reason.reason))
+        except NeedsManualAction:
+            raise
         except Unavailable as error:
+            self.down = error
+            self._fail([cell.item], error, result)
+        except NetSchoolError as error:
             self._fail([cell.item], error, result)
         else:
             result.accepted.append(cell.item)

@@ -63,17 +63,49 @@ def pull_roster(client: NetSchoolClient, year: AcademicYear) -> RosterReport:
             (SubjectGroup.school_class == school_class) & SubjectGroup.uuid.in_(list(groups))
         ):
             for row in client.student_list(groups[group.uuid]):
+                if row.get("id") is None:
+                    continue
                 remote_id = str(row["id"])
                 listed[remote_id] = str(row.get("fullName") or "")
                 in_group.setdefault(remote_id, []).append(group)
         if not listed:
             continue  # АСУ РСО lists nobody here: nothing to follow
+        unmatched = _unmatched_surnames(school_class, people)
         for remote_id, full_name in listed.items():
             if remote_id in mapped_remote:
                 continue
-            _add(school_class, remote_id, full_name, in_group[remote_id], report)
+            surname = match.norm(split_name(full_name)["last_name"])
+            if surname in unmatched:
+                # the same person spelt differently here and there, most likely: a person
+                # must say (a duplicate student would split the journal in two)
+                report.refused.append(
+                    f"{full_name} ({school_class.name}): в классе есть «{unmatched[surname]}», "
+                    "не сопоставленный с АСУ РСО; проверьте ФИО"
+                )
+                continue
+            student = _add(school_class, remote_id, full_name, in_group[remote_id], report)
+            if student is not None:
+                mapped_remote.add(remote_id)
+                people[student.uuid] = remote_id
         _report_missing(school_class, set(listed), people, report)
     return report
+
+
+def _current_students(school_class: SchoolClass):
+    return (
+        Person.select()
+        .join(Enrollment)
+        .where((Enrollment.school_class == school_class) & Enrollment.ends.is_null())
+    )
+
+
+def _unmatched_surnames(school_class: SchoolClass, people: dict[str, str]) -> dict[str, str]:
+    """Surnames of the class's students not matched with АСУ РСО → their names."""
+    return {
+        match.norm(p.last_name): f"{p.last_name} {p.first_name} {p.middle_name}".strip()
+        for p in _current_students(school_class)
+        if p.uuid not in people
+    }
 
 
 def _add(
@@ -82,31 +114,27 @@ def _add(
     full_name: str,
     groups: list[SubjectGroup],
     report: RosterReport,
-) -> None:
+) -> Person | None:
     name = split_name(full_name)
     try:
-        student = enroll_student(name, school_class, user=None, ip=SOURCE)
+        with write(ip=SOURCE):  # the enrollment and the mapping together, or neither
+            student = enroll_student(name, school_class, user=None, ip=SOURCE)
+            today = dt.date.today()
+            for group in groups:
+                if group.subgroup:  # whole-class groups came with the enrollment
+                    SubjectGroupStudent.create(group=group, student=student, starts=today)
+            IdMap.create(entity_type="Person", local_uuid=student.uuid, remote_id=remote_id)
     except PeopleError as exc:
         report.refused.append(f"{full_name} ({school_class.name}): {exc}")
-        return
-    with write(ip=SOURCE):
-        today = dt.date.today()
-        for group in groups:
-            if group.subgroup:  # whole-class groups came with the enrollment
-                SubjectGroupStudent.create(group=group, student=student, starts=today)
-        IdMap.create(entity_type="Person", local_uuid=student.uuid, remote_id=remote_id)
+        return None
     report.added.append(f"{full_name} ({school_class.name})")
+    return student
 
 
 def _report_missing(
     school_class: SchoolClass, listed: set[str], people: dict[str, str], report: RosterReport
 ) -> None:
-    current = (
-        Person.select()
-        .join(Enrollment)
-        .where((Enrollment.school_class == school_class) & Enrollment.ends.is_null())
-    )
-    for person in current:
+    for person in _current_students(school_class):
         if people.get(person.uuid) not in listed:
             report.not_upstream.append(
                 f"{person.last_name} {person.first_name} ({school_class.name})"

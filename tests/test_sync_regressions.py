@@ -1,0 +1,196 @@
+# ruff: noqa: F811 — the fixtures come from test_sync_push
+"""Cases a review of the sync found: each failed once, each must keep passing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from appliance import journal
+from appliance.models import (
+    Assignment,
+    IdMap,
+    Lesson,
+    Mark,
+    OutboxEntry,
+    Person,
+    SyncConflict,
+    SyncRun,
+)
+from appliance.sync import engine
+from appliance.sync import push as pushmod
+from appliance.sync.netschool import Unavailable
+from appliance.sync.pull import decide, pull_journals
+
+from .test_sync_pull import first_sync, remote_id, sync, upstream_mark
+from .test_sync_push import (  # noqa: F401
+    client_for,
+    lesson_today,
+    school,
+    set_faults,
+    teacher,
+    upstream,
+)
+from .test_sync_roster import configure
+
+
+def drop_from_group(store, person) -> None:
+    remote = IdMap.get((IdMap.entity_type == "Person") & (IdMap.local_uuid == person.uuid))
+    with store.tx() as con:
+        con.execute("DELETE FROM sg_student WHERE student_id = ?", (int(remote.remote_id),))
+
+
+def test_one_refused_cell_alone_is_parked_and_the_rest_go(school, upstream, settings):
+    url, store, _ = upstream
+    lesson = lesson_today(school)
+    assignment = journal.default_assignment(lesson, user=teacher(school), ip="t")
+    first = school.students["5А"][0]
+    journal.set_mark(assignment, first.id, "5", user=teacher(school), ip="t")
+    engine.run_once(settings, client=client_for(url), pull=False)
+    drop_from_group(store, first)
+    journal.set_mark(assignment, first.id, "3", user=teacher(school), ip="t")
+    journal.set_topic(lesson, "Дроби", user=teacher(school), ip="t")
+    result = engine.run_once(settings, client=client_for(url), pull=False)
+    assert result.status == "ok", result.message
+    assert result.parked == 1
+    assert [x["theme"] for x in store.state()["lessons"]] == ["Дроби"]
+
+
+def test_two_runs_at_once_never_send_a_cell_twice(school, upstream, settings, monkeypatch):
+    url, store, _ = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    journal.set_mark(assignment, school.students["5А"][1].id, "5", user=teacher(school), ip="t")
+    real_plan = pushmod.Pusher._plan
+
+    def slow_plan(self, *args, **kwargs):
+        time.sleep(0.3)
+        return real_plan(self, *args, **kwargs)
+
+    monkeypatch.setattr(pushmod.Pusher, "_plan", slow_plan)
+    statuses = []
+
+    def run(wait: bool) -> None:
+        result = engine.run_once(settings, client=client_for(url), pull=False, wait=wait)
+        statuses.append(result.status)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in (True, True, False)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert max(store.state()["writeCounts"].values()) == 1
+    assert sorted(statuses) in (["busy", "ok", "ok"], ["ok", "ok", "ok"])
+
+
+def test_a_failed_check_before_a_resend_does_not_write_blind(
+    school, upstream, settings, monkeypatch
+):
+    url, store, app = upstream
+    lesson, _ = first_sync(school, settings, url)
+    journal.set_topic(lesson, "Дроби", user=teacher(school), ip="t")
+    set_faults(app, drop_after_commit_rate=1.0)
+    first = client_for(url)
+    monkeypatch.setattr(first, "lesson", lambda *a, **k: (_ for _ in ()).throw(Unavailable("5xx")))
+    assert engine.run_once(settings, client=first, pull=False).status == "offline"
+    set_faults(app)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    second = client_for(url)
+    calls = []
+    real = second.lesson
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Unavailable("АСУ РСО ответила ошибкой 502")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(second, "lesson", flaky)
+    engine.run_once(settings, client=second, pull=False)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    assert engine.run_once(settings, client=second, pull=False).status == "ok"
+    counts = store.state()["writeCounts"]
+    assert [v for k, v in counts.items() if k.startswith("theme")] == [1]
+
+
+def test_a_mark_of_a_work_type_the_box_lacks_is_not_copied_on_every_pull(
+    school, upstream, settings
+):
+    url, store, _ = upstream
+    lesson, _ = first_sync(school, settings, url)
+    upstream_mark(store, lesson, school.students["5А"][1], "5", type_id=4)  # no such type here
+    for _ in range(3):
+        result = sync(settings, url)
+    assert Assignment.select().where(Assignment.lesson == lesson).count() == 1
+    assert "виды работ, которых нет в ЭЖ-box" in result.message
+
+
+def test_calling_the_roll_is_no_topic_edit(school, upstream, settings):
+    url, store, _ = upstream
+    lesson, _ = first_sync(school, settings, url)
+    journal.set_topic(lesson, "Тема учителя", user=teacher(school), ip="t")
+    sync(settings, url)
+    store.edit_lesson(remote_id("Lesson", lesson.uuid), None, {"theme": "Тема завуча"})
+    journal.set_attendance(lesson, school.students["5А"][1].id, "Б", user=teacher(school), ip="t")
+    pull_journals(client_for(url))
+    sync(settings, url)
+    assert [x["theme"] for x in store.state()["lessons"]] == ["Тема завуча"]
+    assert Lesson.get_by_id(lesson.id).topic == "Тема завуча"
+    assert not SyncConflict.select().where(SyncConflict.entity_type == "Lesson").exists()
+
+
+def test_a_teacher_typing_during_the_pull_is_not_overwritten(
+    school, upstream, settings, monkeypatch
+):
+    url, store, _ = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    student = school.students["5А"][0]
+    upstream_mark(store, lesson, student, "2")
+    client = client_for(url)
+    real = client.journal
+    typed = []
+
+    def journal_while_the_teacher_types(*args, **kwargs):
+        answer = real(*args, **kwargs)
+        if not typed:
+            typed.append(1)
+            journal.set_mark(assignment, student.id, "5", user=teacher(school), ip="t")
+        return answer
+
+    monkeypatch.setattr(client, "journal", journal_while_the_teacher_types)
+    pull_journals(client)
+    sync(settings, url)
+    sync(settings, url)
+    box = Mark.get((Mark.assignment == assignment) & (Mark.student == student)).value
+    assert [box] == [m["mark"] for m in store.state()["marks"]] == ["5"]
+
+
+def test_a_new_unsent_cell_is_no_conflict():
+    assert decide(None, "Б", "", pending=True) == "none"
+    assert decide(None, "Б", "Н", pending=True) == "conflict"
+    assert decide("4", "4", "2", pending=False) == "take"
+
+
+def test_class_lists_do_not_duplicate_a_student_spelt_differently(school, upstream, settings):
+    url, store, _ = upstream
+    student = school.students["5А"][0]
+    with store.tx() as con:
+        row = con.execute(
+            "SELECT id FROM person WHERE full_name LIKE ?", (student.last_name + "%",)
+        ).fetchone()
+        con.execute(
+            "UPDATE person SET full_name = full_name || ' Иванович' WHERE id = ?", (row[0],)
+        )
+    namesakes = Person.select().where(Person.last_name == student.last_name).count()
+    configure(settings, url, roster=True)
+    result = engine.run_once(settings)
+    assert result.status == "ok", result.message
+    assert Person.select().where(Person.last_name == student.last_name).count() == namesakes
+    assert "проверьте ФИО" in result.message
+
+
+def test_a_killed_run_does_not_stay_running(school, upstream, settings):
+    url, _, _ = upstream
+    SyncRun.create(status="running", direction="push")
+    engine.run_once(settings, client=client_for(url), pull=False)
+    statuses = [r.status for r in SyncRun.select().order_by(SyncRun.id)]
+    assert statuses == ["error", "ok"]
