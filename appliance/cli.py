@@ -47,7 +47,23 @@ def main() -> None:
 @click.option("--seed", default=1, show_default=True, help="Зерно генератора демо-школы.")
 @click.option("--threads", default=8, show_default=True, help="Потоков веб-сервера.")
 @click.option("--no-serve", is_flag=True, help="Только создать демо-школу, не запускать сервер.")
-def demo(data: str, host: str, port: int, seed: int, threads: int, no_serve: bool) -> None:
+@click.option(
+    "--with-emulator",
+    is_flag=True,
+    help="Запустить рядом эмулятор АСУ РСО и синхронизироваться с ним "
+    "(после первого раза включается сам).",
+)
+@click.option("--emulator-port", default=8090, show_default=True, help="Порт эмулятора АСУ РСО.")
+def demo(
+    data: str,
+    host: str,
+    port: int,
+    seed: int,
+    threads: int,
+    no_serve: bool,
+    with_emulator: bool,
+    emulator_port: int,
+) -> None:
     """Создать демо-школу (один раз) и запустить её."""
     from .config import write_settings_file
     from .demo import create_demo_school, write_accounts_csv
@@ -69,9 +85,87 @@ def demo(data: str, host: str, port: int, seed: int, threads: int, no_serve: boo
         click.echo(f"Готово: {len(accounts)} учётных записей, все в {accounts_csv}")
     _print_demo_accounts(accounts_csv)
     db.close()
+    emulator_app = None
+    if with_emulator or _demo_emulator_dir(settings).exists():
+        emulator_app = _prepare_demo_emulator(settings, emulator_port)
     if not no_serve:
+        if emulator_app is not None:
+            _start_demo_emulator(emulator_app, emulator_port)
         _start_worker_thread(settings)
         _serve(settings, host, port, threads)
+
+
+EMULATOR_HOST = "127.0.0.1"
+
+
+def _demo_emulator_dir(settings) -> Path:
+    return settings.data_dir / "emulator"
+
+
+def _prepare_demo_emulator(settings, port: int):
+    """Seed the demo's АСУ РСО emulator (once) and point the box's sync at it.
+
+    Sticky on purpose: once the demo's marks wait for the emulator, a later start
+    without it would leave them unpublished, so the emulator comes back every time
+    its data directory exists. It listens on loopback only, whatever `--host` says:
+    its fault switches are not for the school's network. Returns its WSGI app.
+    """
+    from .sync.emulator import create_emulator
+
+    emulator_dir = seed_demo_emulator(settings)
+    point_demo_sync(settings, f"http://{EMULATOR_HOST}:{port}")
+    return create_emulator(emulator_dir)
+
+
+def seed_demo_emulator(settings) -> Path:
+    """Seed `DATA/emulator` from the demo school unless it is seeded; return the folder."""
+    from .sync.emulator import DB_NAME, EmulatorStore, seed_from_box
+    from .sync.emulator.seed import DEFAULT_LOGIN, DEFAULT_PASSWORD
+
+    emulator_dir = _demo_emulator_dir(settings)
+    if not (emulator_dir / DB_NAME).exists():
+        emulator_dir.mkdir(parents=True, exist_ok=True)
+        store = EmulatorStore(emulator_dir / DB_NAME)
+        seed_from_box(store, settings.db_path, DEFAULT_LOGIN, DEFAULT_PASSWORD)
+        click.echo(f"Эмулятор АСУ РСО засеян из демо-школы: {emulator_dir}")
+    return emulator_dir
+
+
+def point_demo_sync(settings, url: str) -> None:
+    """The box syncs with the emulator at `url` as its service account; publishing
+    then waits for АСУ РСО (the web app reads this at start-up)."""
+    from .sync import settings as sync_settings
+    from .sync.emulator.seed import DEFAULT_LOGIN, DEFAULT_PASSWORD
+
+    sync_settings.save(
+        settings, url=url, school="1", login=DEFAULT_LOGIN, password=DEFAULT_PASSWORD
+    )
+
+
+def _start_demo_emulator(app, port: int) -> None:
+    """Serve the emulator beside the box, in this process (a daemon thread)."""
+    import threading
+
+    from waitress import create_server
+
+    host = EMULATOR_HOST
+
+    try:
+        server = create_server(app, host=host, port=port, threads=2, ident="ezh-emulator")
+    except OSError as exc:
+        raise click.ClickException(
+            f"Порт {port} для эмулятора АСУ РСО занят ({exc}); укажите --emulator-port."
+        ) from exc
+    threading.Thread(target=server.run, name="ezh-emulator", daemon=True).start()
+    faults = f"http://{host}:{port}/_emulator/faults"
+    click.echo(f"Эмулятор АСУ РСО: http://{host}:{port}/webapi — отметки в дневнике")
+    click.echo("родителей появляются, только когда эмулятор их принял.")
+    click.echo("  «Отключить» АСУ РСО (технические работы):")
+    click.echo(f"    curl -X POST {faults} -d '{{\"maintenance\": true}}'")
+    click.echo("  Снова включить:")
+    click.echo(f"    curl -X POST {faults} -d '{{\"maintenance\": false}}'")
+    click.echo(f"  Что принял эмулятор: curl http://{host}:{port}/_emulator/state")
+    click.echo("  После включения изменения уходят сами (повтор — от 10 секунд до 5 минут).")
 
 
 def _start_worker_thread(settings) -> None:
