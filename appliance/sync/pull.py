@@ -35,14 +35,13 @@ from ..models import (
     OutboxEntry,
     Person,
     SubjectGroup,
-    SyncCell,
     SyncConflict,
     Term,
     WorkType,
     now,
 )
 from ..school_calendar import current_year
-from . import match
+from . import bases, match
 from .netschool import NetSchoolClient
 
 RECENT_TERM_DAYS = 21  # a term that ended this recently is still read back
@@ -253,7 +252,7 @@ class Merger:
                 if outcome in ("conflict", "conflict-remote"):
                     self._conflict(c, group, "local" if outcome == "conflict" else "remote")
                     conflicts += 1
-                _set_base(c.key, c.entity_type, c.remote)
+                bases.remember(c.key, c.entity_type, c.remote)
         return applied, conflicts
 
     def _decisions(
@@ -269,11 +268,11 @@ class Merger:
             candidates += self._marks(lesson, cm, remote, rows, scale)
         if not candidates:
             return []
-        bases = _bases([c.key for c in candidates])
+        agreed = bases.values(c.key for c in candidates)
         pending = _pending({c.pending_key for c in candidates})
         found = []
         for c in candidates:
-            base = bases.get(c.key)
+            base = agreed.get(c.key)
             edited = c.pending_key in pending and (
                 not c.field_level or c.local != (base if base is not None else "")
             )
@@ -482,16 +481,6 @@ def _apply_cell(rec, kind: str, row, value: str, field: str, fresh: Callable[[],
     rec.record(f"{kind}.pull", row, before=before)
 
 
-def _bases(keys: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(keys), 500):
-        query = SyncCell.select(SyncCell.entity_uuid, SyncCell.value).where(
-            SyncCell.entity_uuid.in_(keys[start : start + 500])
-        )
-        found.update(dict(query.tuples()))
-    return found
-
-
 def _pending(keys: set[str]) -> set[str]:
     """Which of these cells have an edit the push has not delivered yet."""
     found: set[str] = set()
@@ -503,13 +492,3 @@ def _pending(keys: set[str]) -> set[str]:
         )
         found.update(uuid for (uuid,) in query.tuples())
     return found
-
-
-def _set_base(key: str, entity_type: str, value: str) -> None:
-    at = now()
-    SyncCell.insert(
-        entity_type=entity_type, entity_uuid=key, value=value, synced_at=at
-    ).on_conflict(
-        conflict_target=[SyncCell.entity_uuid],
-        update={SyncCell.value: value, SyncCell.synced_at: at},
-    ).execute()

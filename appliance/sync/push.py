@@ -31,12 +31,11 @@ from ..models import (
     Lesson,
     Person,
     SubjectGroup,
-    SyncCell,
     Term,
     WorkType,
     now,
 )
-from . import match, outbox
+from . import bases, match, outbox
 from .netschool import (
     NeedsManualAction,
     NetSchoolClient,
@@ -277,11 +276,11 @@ class Pusher:
             result.skipped.append(item)
             return
         fields = {}
+        agreed = bases.values(f"{item.entity_uuid}:{name}" for name in ("topic", "homework"))
         for name, remote_name in (("topic", "theme"), ("homework", "homework")):
             # the row as it is now: a pull may have taken АСУ РСО's value since the edit
             value = str(getattr(lesson, name) or "")
-            base = SyncCell.get_or_none(SyncCell.entity_uuid == f"{item.entity_uuid}:{name}")
-            if value != (base.value if base else ""):
+            if value != agreed.get(f"{item.entity_uuid}:{name}", ""):
                 fields[remote_name] = value
             result.bases[f"{item.entity_uuid}:{name}"] = ("Lesson", value)
         if not fields:
@@ -481,14 +480,9 @@ class Pusher:
         accepted = {item.entity_uuid for item in result.accepted}
         with write():
             outbox.mark_accepted(result.accepted, accepted_at=at)
-            for uuid, (entity_type, value) in result.bases.items():
-                if uuid.split(":")[0] in accepted:
-                    SyncCell.insert(
-                        entity_type=entity_type, entity_uuid=uuid, value=value, synced_at=at
-                    ).on_conflict(
-                        conflict_target=[SyncCell.entity_uuid],
-                        update={SyncCell.value: value, SyncCell.synced_at: at},
-                    ).execute()
+            for key, (entity_type, value) in result.bases.items():
+                if key.split(":")[0] in accepted:
+                    bases.remember(key, entity_type, value, at)
             for item, reason in result.parked:
                 outbox.park(item, reason)
             outbox.skip(result.skipped, NOT_SENT)

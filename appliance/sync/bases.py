@@ -1,0 +1,36 @@
+"""The merge base of journal cells: the last value the box and АСУ РСО both held.
+
+Written when the upstream accepts a push (`push`) or a pull takes or confirms a value
+(`pull`); read by the pull to tell a change made in АСУ РСО from one made here, and by
+the push to send only the lesson fields that changed. Keys are cell uuids, or
+"<lesson uuid>:topic" / "<lesson uuid>:homework" for a lesson's two fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from ..models import SyncCell, now
+
+
+def values(keys: Iterable[str]) -> dict[str, str]:
+    """key → base value, for the keys that have one (never synced: absent)."""
+    ordered = list(keys)
+    found: dict[str, str] = {}
+    for start in range(0, len(ordered), 500):
+        query = SyncCell.select(SyncCell.entity_uuid, SyncCell.value).where(
+            SyncCell.entity_uuid.in_(ordered[start : start + 500])
+        )
+        found.update(dict(query.tuples()))
+    return found
+
+
+def remember(key: str, entity_type: str, value: str, at: dt.datetime | None = None) -> None:
+    """Both sides now hold `value` (call inside the transaction that makes it so)."""
+    at = at or now()
+    row = {"entity_type": entity_type, "entity_uuid": key, "value": value, "synced_at": at}
+    SyncCell.insert(row).on_conflict(
+        conflict_target=[SyncCell.entity_uuid],
+        update={SyncCell.value: value, SyncCell.synced_at: at},
+    ).execute()
