@@ -193,7 +193,10 @@ def _save_lesson(lesson: Lesson, action: str, *, user: User, ip: str, **changes)
             setattr(lesson, key, value)
         lesson.updated_at = now()
         lesson.published_at = published_at_for_new_change()
-        lesson.save()
+        # Only the fields this change is about: the object may be older than the row
+        # (a pull may have taken a topic from АСУ РСО meanwhile).
+        touched = [getattr(Lesson, key) for key in changes]
+        lesson.save(only=[*touched, Lesson.updated_at, Lesson.published_at])
         rec.record(action, lesson, before=before, sync=True)
     return lesson
 

@@ -275,26 +275,38 @@ class Pusher:
         if lesson is None:
             result.skipped.append(item)
             return
-        fields = {}
+        fields: dict[str, str] = {}  # what changed since both sides last agreed
+        wanted: dict[str, str] = {}  # both fields as the box has them now
         agreed = bases.values(f"{item.entity_uuid}:{name}" for name in ("topic", "homework"))
         for name, remote_name in (("topic", "theme"), ("homework", "homework")):
             # the row as it is now: a pull may have taken АСУ РСО's value since the edit
             value = str(getattr(lesson, name) or "")
+            wanted[remote_name] = value
             if value != agreed.get(f"{item.entity_uuid}:{name}", ""):
                 fields[remote_name] = value
             result.bases[f"{item.entity_uuid}:{name}"] = ("Lesson", value)
-        if not fields:
+        # An earlier attempt may have reached АСУ РСО (answer lost, worker killed) with a
+        # value the base never learnt: then what АСУ РСО holds is compared, not the base.
+        attempted = item.attempts > 0
+        if not fields and not attempted:
             result.accepted.append(item)  # a state change only: nothing АСУ РСО keeps
             return
         sg, cm, _ = self._lesson_ids(lesson)
+        keys = wanted if attempted else fields
 
         def read() -> dict[str, str]:
             answer = self.client.lesson(cm, sg)
-            return {k: str(answer.get(k) or "") for k in fields}
+            return {k: str(answer.get(k) or "") for k in keys}
 
-        singles.append(
-            (item, lambda: self.client.set_topic_homework_fields(cm, sg, fields), read, fields)
-        )
+        def send() -> None:
+            changed = fields
+            if attempted:
+                held = read()
+                changed = {k: v for k, v in wanted.items() if held[k] != v}
+            if changed:
+                self.client.set_topic_homework_fields(cm, sg, changed)
+
+        singles.append((item, send, read, {k: wanted[k] for k in keys}))
 
     def _period_mark(self, item: Item, data: dict[str, Any]):
         group = SubjectGroup.get_or_none(SubjectGroup.id == _ref(data, "group"))
