@@ -119,11 +119,11 @@ def kill_between_batches(monkeypatch):
     real = outbox.pending_batch
     calls = []
 
-    def pending_batch(limit, now_=None):
+    def pending_batch(limit, now_=None, **kwargs):
         calls.append(limit)
         if len(calls) == 2:
             raise Killed
-        return real(limit, now_)
+        return real(limit, now_, **kwargs)
 
     monkeypatch.setattr(outbox, "pending_batch", pending_batch)
 

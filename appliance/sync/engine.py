@@ -173,10 +173,12 @@ def _push_all(
     report(0, total, "Отправка изменений в АСУ РСО…")
     pusher = Pusher(client, year_of=current_year)
     batches = 0
+    cursor = 0  # where the scan of the outbox goes on from, within this run
     while max_batches is None or batches < max_batches:
-        items = outbox.pending_batch(batch_size)
+        items = outbox.pending_batch(batch_size, after_seq=cursor)
         if not items:
             break
+        cursor = items[-1].first_seq
         batches += 1
         outcome = pusher.push(items)
         result.pushed += len(outcome.accepted)

@@ -98,42 +98,70 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def pending_batch(limit: int, now_: dt.datetime | None = None) -> list[Item]:
+def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int = 0) -> list[Item]:
     """Up to `limit` coalesced items ready to send at `now_`, in order of first entry.
 
     An entity is ready when none of its pending entries waits for a later retry time;
     an entity with only parked entries is not sent (a new edit brings it back).
+    `after_seq` continues a scan where the previous batch of the same run ended (the
+    last item's `first_seq`): a large backlog is then read once, not once per batch.
     """
     at = now_ or now()
-    pending = OutboxEntry.state == "pending"
-    ready_at = fn.MAX(fn.COALESCE(OutboxEntry.next_attempt_at, ""))
-    keys = list(
-        OutboxEntry.select(
-            OutboxEntry.entity_type, OutboxEntry.entity_uuid, fn.MIN(OutboxEntry.seq)
+    keys: list[tuple[str, str, int]] = []
+    seen: set[tuple[str, str]] = set()
+    cursor = after_seq
+    step = max(limit * 4, 256)
+    while len(keys) < limit:
+        rows = list(
+            OutboxEntry.select(
+                OutboxEntry.seq,
+                OutboxEntry.entity_type,
+                OutboxEntry.entity_uuid,
+                OutboxEntry.next_attempt_at,
+            )
+            .where((OutboxEntry.state == "pending") & (OutboxEntry.seq > cursor))
+            .order_by(OutboxEntry.seq)
+            .limit(step)
+            .tuples()
         )
-        .where(pending)
-        .group_by(OutboxEntry.entity_type, OutboxEntry.entity_uuid)
-        .having(ready_at <= str(at))
-        .order_by(fn.MIN(OutboxEntry.seq))
-        .limit(limit)
-        .tuples()
-    )
+        for seq, entity_type, entity_uuid, next_attempt_at in rows:
+            cursor = seq
+            key = (entity_type, entity_uuid)
+            if key in seen:
+                continue
+            seen.add(key)
+            if next_attempt_at is None or next_attempt_at <= at:
+                keys.append((entity_type, entity_uuid, seq))
+                if len(keys) >= limit:
+                    break
+        if len(rows) < step:
+            break
     if not keys:
         return []
     groups: dict[tuple[str, str], _Group] = {(t, u): _Group() for t, u, _ in keys}
     uuids = [u for _, u, _ in keys]
-    rows = (
-        OutboxEntry.select()
-        .where(OutboxEntry.entity_uuid.in_(uuids) & OutboxEntry.state.in_(("pending", "parked")))
-        .order_by(OutboxEntry.seq)
-    )
-    for row in rows:
-        group = groups.get((row.entity_type, row.entity_uuid))
-        if group is not None:
-            group.entries.append(row)
+    for chunk in _chunks(uuids):
+        rows = (
+            OutboxEntry.select()
+            .where(
+                OutboxEntry.entity_uuid.in_(chunk) & OutboxEntry.state.in_(("pending", "parked"))
+            )
+            .order_by(OutboxEntry.seq)
+        )
+        for row in rows:
+            group = groups.get((row.entity_type, row.entity_uuid))
+            if group is not None:
+                group.entries.append(row)
     items = []
     for entity_type, entity_uuid, _ in keys:
         entries = groups[(entity_type, entity_uuid)].entries
+        waiting = [
+            e
+            for e in entries
+            if e.state == "pending" and e.next_attempt_at and e.next_attempt_at > at
+        ]
+        if waiting or not any(e.state == "pending" for e in entries):
+            continue  # a later entry of the cell waits for its retry time: so does the cell
         latest_pending = max(e.seq for e in entries if e.state == "pending")
         # A parked entry after the latest pending one cannot happen (parking covers only
         # what was sent), but never let an older value cover a newer one.

@@ -23,7 +23,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..db import write
 from ..models import (
@@ -44,10 +44,18 @@ from .netschool import (
     Unavailable,
     idempotent_write,
 )
-from .outbox import Item
+from .outbox import Item, _chunks
 
 SENT_TYPES = {"Mark", "Attendance", "Lesson", "PeriodMark", "Assignment"}
 NOT_SENT = "Не передаётся: этим в АСУ РСО ведают её справочники и расписание."
+
+
+class LessonRow(NamedTuple):
+    id: int
+    uuid: str
+    group_id: int
+    date: dt.date
+    number: int
 
 
 @dataclass
@@ -109,11 +117,16 @@ class Pusher:
         self._ids: dict[str, dict[str, str]] = {}
         self._types: dict[str, int] | None = None
         self.down: Unavailable | None = None  # set when АСУ РСО stops answering mid-batch
-        # Rows looked up once per run: a batch holds many cells of few lessons.
-        self._people: dict[int, Person | None] = {}
-        self._lessons: dict[int, tuple[str, str, str | None]] = {}
-        self._terms: dict[int, list[Term]] = {}
-        self._first_of_type: dict[int, dict[int, int]] = {}
+        # Rows as plain tuples, fetched for a whole batch in a few IN queries and kept
+        # for the run: a backlog holds many cells of few lessons (see `_prefetch`).
+        self._people: dict[int, tuple[str, str, str]] = {}  # id → uuid, last, first
+        self._assignments: dict[int, tuple[int, int]] = {}  # id → lesson, work type
+        self._lesson_rows: dict[int, LessonRow] = {}
+        self._groups: dict[int, tuple[str, int]] = {}  # id → uuid, year
+        self._lessons: dict[int, tuple[str, str, str | None]] = {}  # → remote ids
+        self._terms: dict[int, list[tuple[dt.date, dt.date, str]]] = {}
+        self._first_of_type: dict[int, dict[int, int]] = {}  # lesson → type → assignment
+        self._work_types: dict[int, int] | None = None  # work type id → NetSchool type
 
     # --- ids -----------------------------------------------------------------------
 
@@ -141,6 +154,14 @@ class Pusher:
             raise Unmatched(f"{what} нет в АСУ РСО (или не удалось сопоставить).")
         return found
 
+    def work_type_id(self, work_type_id: int) -> int:
+        """`type_id` of a work type by its id (all work types read once per run)."""
+        if self._work_types is None:
+            self._work_types = {w.id: self.type_id(w) for w in WorkType.select()}
+        if work_type_id not in self._work_types:
+            self._work_types[work_type_id] = self.type_id(WorkType.get_by_id(work_type_id))
+        return self._work_types[work_type_id]
+
     def type_id(self, work_type: WorkType) -> int:
         """The NetSchool assignment type of a work type: by name, then abbreviation."""
         if self._types is None:
@@ -163,6 +184,7 @@ class Pusher:
         result = Outcome()
         cells: list[Cell] = []
         singles: list[tuple[Item, Callable[[], Any], Callable[[], Any], Any]] = []
+        self._prefetch(items)
         for item in items:
             try:
                 self._plan(item, result, cells, singles)
@@ -195,63 +217,107 @@ class Pusher:
         elif kind == "PeriodMark":
             singles.append(self._period_mark(item, data))
 
+    def _prefetch(self, items: Sequence[Item]) -> None:
+        """Read the rows the batch's cells need in a few queries (not a few per cell)."""
+        wanted_assignments, wanted_lessons, wanted_people = set(), set(), set()
+        for item in items:
+            if item.entity_type not in ("Mark", "Attendance"):
+                continue
+            data = item.last_known if item.op == "delete" else item.payload
+            wanted_people.add(_ref(data, "student"))
+            if item.entity_type == "Mark":
+                wanted_assignments.add(_ref(data, "assignment"))
+            else:
+                wanted_lessons.add(_ref(data, "lesson"))
+        missing = [a for a in wanted_assignments if a not in self._assignments]
+        for chunk in _chunks(missing):
+            query = Assignment.select(Assignment.id, Assignment.lesson, Assignment.work_type)
+            for aid, lesson_id, work_type_id in query.where(Assignment.id.in_(chunk)).tuples():
+                self._assignments[aid] = (lesson_id, work_type_id)
+        wanted_lessons |= {
+            self._assignments[a][0] for a in wanted_assignments if a in self._assignments
+        }
+        lessons = [lid for lid in wanted_lessons if lid not in self._lesson_rows]
+        for chunk in _chunks(lessons):
+            query = Lesson.select(
+                Lesson.id, Lesson.uuid, Lesson.group, Lesson.date, Lesson.number
+            ).where(Lesson.id.in_(chunk))
+            for row in query.tuples():
+                self._lesson_rows[row[0]] = LessonRow(*row)
+        # every assignment of those lessons: which one of each type АСУ РСО has
+        fresh = [lid for lid in lessons if lid in self._lesson_rows]
+        for chunk in _chunks(fresh):
+            query = (
+                Assignment.select(Assignment.id, Assignment.lesson, Assignment.work_type)
+                .where(Assignment.lesson.in_(chunk))
+                .order_by(Assignment.id)
+            )
+            for aid, lesson_id, work_type_id in query.tuples():
+                self._assignments.setdefault(aid, (lesson_id, work_type_id))
+                firsts = self._first_of_type.setdefault(lesson_id, {})
+                firsts.setdefault(self.work_type_id(work_type_id), aid)
+        groups = {r.group_id for r in self._lesson_rows.values()} - set(self._groups)
+        for chunk in _chunks(list(groups)):
+            query = SubjectGroup.select(SubjectGroup.id, SubjectGroup.uuid, SubjectGroup.year)
+            for gid, uuid, year_id in query.where(SubjectGroup.id.in_(chunk)).tuples():
+                self._groups[gid] = (uuid, year_id)
+        people = [p for p in wanted_people if p not in self._people]
+        for chunk in _chunks(people):
+            query = Person.select(Person.id, Person.uuid, Person.last_name, Person.first_name)
+            for pid, uuid, last, first in query.where(Person.id.in_(chunk)).tuples():
+                self._people[pid] = (uuid, last, first)
+
     def _student(self, student_id: Any) -> str:
         if student_id not in self._people:
-            self._people[student_id] = Person.get_or_none(Person.id == student_id)
-        person = self._people[student_id]
-        if person is None:
-            raise Unmatched("Ученика этой отметки больше нет на ЭЖ-box.")
-        return self.remote("Person", person.uuid, f"Ученика {person.last_name} {person.first_name}")
+            person = Person.get_or_none(Person.id == student_id)
+            if person is None:
+                raise Unmatched("Ученика этой отметки больше нет на ЭЖ-box.")
+            self._people[student_id] = (person.uuid, person.last_name, person.first_name)
+        uuid, last, first = self._people[student_id]
+        return self.remote("Person", uuid, f"Ученика {last} {first}")
 
-    def _lesson_ids(self, lesson: Lesson) -> tuple[str, str, str | None]:
+    def _lesson_row(self, lesson_id: Any) -> LessonRow | None:
+        if lesson_id not in self._lesson_rows:
+            lesson = Lesson.get_or_none(Lesson.id == lesson_id)
+            if lesson is None:
+                return None
+            self._lesson_rows[lesson.id] = LessonRow(
+                lesson.id, lesson.uuid, lesson.group_id, lesson.date, lesson.number
+            )
+        return self._lesson_rows[lesson_id]
+
+    def _lesson_ids(self, lesson: LessonRow | Lesson) -> tuple[str, str, str | None]:
         """(remote group, remote class meeting, remote term or None) of a box lesson."""
         if lesson.id in self._lessons:
             return self._lessons[lesson.id]
-        group = lesson.group
-        sg = self.remote("SubjectGroup", group.uuid, f"Группы «{group}»")
-        cm = self.remote(
-            "Lesson", lesson.uuid, f"Урока {lesson.date:%d.%m.%Y} №{lesson.number} ({group})"
-        )
-        if group.year_id not in self._terms:
-            self._terms[group.year_id] = list(Term.select().where(Term.year == group.year_id))
-        term = next(
-            (t for t in self._terms[group.year_id] if t.starts <= lesson.date <= t.ends), None
-        )
-        found = (sg, cm, self._id("Term", term.uuid) if term else None)
+        if lesson.group_id not in self._groups:
+            group = SubjectGroup.get_by_id(lesson.group_id)
+            self._groups[group.id] = (group.uuid, group.year_id)
+        group_uuid, year_id = self._groups[lesson.group_id]
+        where = f"{lesson.date:%d.%m.%Y} №{lesson.number}"
+        sg = self.remote("SubjectGroup", group_uuid, f"Группы урока {where}")
+        cm = self.remote("Lesson", lesson.uuid, f"Урока {where}")
+        if year_id not in self._terms:
+            self._terms[year_id] = [
+                (t.starts, t.ends, t.uuid) for t in Term.select().where(Term.year == year_id)
+            ]
+        term = next((u for a, b, u in self._terms[year_id] if a <= lesson.date <= b), None)
+        found = (sg, cm, self._id("Term", term) if term else None)
         self._lessons[lesson.id] = found
         return found
-
-    def _first_assignment_of_type(self, lesson_id: int, type_id: int) -> int | None:
-        """The lesson's first assignment of a NetSchool type: the one АСУ РСО has."""
-        if lesson_id not in self._first_of_type:
-            firsts: dict[int, int] = {}
-            query = (
-                Assignment.select(Assignment, WorkType)
-                .join(WorkType)
-                .where(Assignment.lesson == lesson_id)
-                .order_by(Assignment.id)
-            )
-            for other in query:
-                firsts.setdefault(self.type_id(other.work_type), other.id)
-            self._first_of_type[lesson_id] = firsts
-        return self._first_of_type[lesson_id].get(type_id)
 
     def _cell(self, item: Item, data: dict[str, Any]) -> Cell:
         value = "" if item.op == "delete" else str(data.get("value") or data.get("code") or "")
         if item.entity_type == "Mark":
-            assignment = (
-                Assignment.select(Assignment, WorkType, Lesson)
-                .join(WorkType)
-                .switch(Assignment)
-                .join(Lesson)
-                .where(Assignment.id == _ref(data, "assignment"))
-                .first()
-            )
-            if assignment is None:
+            assignment_id = _ref(data, "assignment")
+            if assignment_id not in self._assignments:
                 raise Unmatched("Работы этой отметки больше нет на ЭЖ-box.")
-            lesson = assignment.lesson
-            type_id = self.type_id(assignment.work_type)
-            if self._first_assignment_of_type(lesson.id, type_id) != assignment.id:
+            lesson_id, work_type_id = self._assignments[assignment_id]
+            lesson = self._lesson_row(lesson_id)
+            if lesson is None:
+                raise Unmatched("Урока этой отметки больше нет на ЭЖ-box.")
+            type_id = self.work_type_id(work_type_id)
+            if self._first_of_type.get(lesson_id, {}).get(type_id) != assignment_id:
                 raise Unmatched(
                     f"У урока {lesson.date:%d.%m.%Y} уже есть работа этого вида: в АСУ РСО "
                     "у урока одна работа каждого вида. Поставьте отметку в АСУ РСО вручную."
@@ -262,7 +328,7 @@ class Pusher:
                 value, value
             )
             return Cell(item, "mark", sg, term, cm, student, mark, type_id)
-        lesson = Lesson.get_or_none(Lesson.id == _ref(data, "lesson"))
+        lesson = self._lesson_row(_ref(data, "lesson"))
         if lesson is None:
             raise Unmatched("Урока этой отметки посещаемости больше нет на ЭЖ-box.")
         sg, cm, term = self._lesson_ids(lesson)
