@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from ..models import SyncCell, now
+from ..models import SyncCell, database, now
 
 
 def values(keys: Iterable[str]) -> dict[str, str]:
@@ -34,3 +34,14 @@ def remember(key: str, entity_type: str, value: str, at: dt.datetime | None = No
         conflict_target=[SyncCell.entity_uuid],
         update={SyncCell.value: value, SyncCell.synced_at: at},
     ).execute()
+
+
+def remember_many(rows: Iterable[tuple[str, str, str]], at: dt.datetime | None = None) -> None:
+    """`remember` for many (key, entity_type, value) at once: one statement, not one each."""
+    stamp = str(at or now())
+    database.connection().executemany(
+        'INSERT INTO "sync_cell" ("entity_type", "entity_uuid", "value", "synced_at")'
+        ' VALUES (?, ?, ?, ?) ON CONFLICT ("entity_uuid") DO UPDATE SET'
+        ' "value" = excluded."value", "synced_at" = excluded."synced_at"',
+        [(entity_type, key, value, stamp) for key, entity_type, value in rows],
+    )

@@ -25,7 +25,7 @@ import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from peewee import fn
 
@@ -38,6 +38,7 @@ from ..models import (
     Mark,
     OutboxEntry,
     PeriodMark,
+    database,
     now,
 )
 
@@ -80,9 +81,30 @@ class Item:
         return self.seqs[-1]
 
 
+class _Row(NamedTuple):
+    """One outbox entry as the batch reads it."""
+
+    seq: int
+    entity_type: str
+    entity_uuid: str
+    op: str
+    payload: str
+    state: str
+    attempts: int
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime | None
+
+
+_TABLE = '"outbox_entry"'
+
+
+def _when(value: str | dt.datetime) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
 @dataclass
 class _Group:
-    entries: list[OutboxEntry] = field(default_factory=list)
+    entries: list = field(default_factory=list)  # rows of OutboxEntry as named tuples
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -110,27 +132,21 @@ def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int
     keys: list[tuple[str, str, int]] = []
     seen: set[tuple[str, str]] = set()
     cursor = after_seq
-    step = max(limit * 4, 256)
+    step = max(limit * 2, 256)
+    # Plain SQL on this path: building peewee queries cost more than running them here.
     while len(keys) < limit:
-        rows = list(
-            OutboxEntry.select(
-                OutboxEntry.seq,
-                OutboxEntry.entity_type,
-                OutboxEntry.entity_uuid,
-                OutboxEntry.next_attempt_at,
-            )
-            .where((OutboxEntry.state == "pending") & (OutboxEntry.seq > cursor))
-            .order_by(OutboxEntry.seq)
-            .limit(step)
-            .tuples()
-        )
+        rows = database.execute_sql(
+            f"SELECT seq, entity_type, entity_uuid, next_attempt_at FROM {_TABLE}"
+            " WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+            (cursor, step),
+        ).fetchall()
         for seq, entity_type, entity_uuid, next_attempt_at in rows:
             cursor = seq
             key = (entity_type, entity_uuid)
             if key in seen:
                 continue
             seen.add(key)
-            if next_attempt_at is None or next_attempt_at <= at:
+            if next_attempt_at is None or _when(next_attempt_at) <= at:
                 keys.append((entity_type, entity_uuid, seq))
                 if len(keys) >= limit:
                     break
@@ -141,17 +157,17 @@ def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int
     groups: dict[tuple[str, str], _Group] = {(t, u): _Group() for t, u, _ in keys}
     uuids = [u for _, u, _ in keys]
     for chunk in _chunks(uuids):
-        rows = (
-            OutboxEntry.select()
-            .where(
-                OutboxEntry.entity_uuid.in_(chunk) & OutboxEntry.state.in_(("pending", "parked"))
-            )
-            .order_by(OutboxEntry.seq)
-        )
+        rows = database.execute_sql(
+            f"SELECT seq, entity_type, entity_uuid, op, payload, state, attempts, created_at,"
+            f" next_attempt_at FROM {_TABLE} WHERE entity_uuid IN ({_marks(chunk)})"
+            " AND state IN ('pending', 'parked') ORDER BY seq",
+            list(chunk),
+        ).fetchall()
         for row in rows:
-            group = groups.get((row.entity_type, row.entity_uuid))
+            entry = _Row(*row[:7], _when(row[7]), _when(row[8]) if row[8] else None)
+            group = groups.get((entry.entity_type, entry.entity_uuid))
             if group is not None:
-                group.entries.append(row)
+                group.entries.append(entry)
     items = []
     for entity_type, entity_uuid, _ in keys:
         entries = groups[(entity_type, entity_uuid)].entries
@@ -204,6 +220,10 @@ def _chunks(values: Sequence, size: int = 500) -> Iterable[Sequence]:
         yield values[start : start + size]
 
 
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" * len(values))
+
+
 def _all_seqs(items: Iterable[Item]) -> list[int]:
     return [seq for item in items for seq in item.seqs]
 
@@ -217,14 +237,15 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
     if not items:
         return 0
     at = accepted_at or now()
+    stamp = str(at)
     with write():
         changed = 0
         for chunk in _chunks(_all_seqs(items)):
-            changed += (
-                OutboxEntry.update(state="accepted", accepted_at=at, last_error="")
-                .where(OutboxEntry.seq.in_(chunk) & OutboxEntry.state.in_(("pending", "parked")))
-                .execute()
-            )
+            changed += database.execute_sql(
+                f"UPDATE {_TABLE} SET state = 'accepted', accepted_at = ?, last_error = ''"
+                f" WHERE seq IN ({_marks(chunk)}) AND state IN ('pending', 'parked')",
+                [stamp, *chunk],
+            ).rowcount
         # After the update, what is still pending or parked for these cells is newer
         # than what was accepted: those rows keep waiting for their own acceptance.
         uuids = list({item.entity_uuid for item in items if item.op != "delete"})
@@ -232,12 +253,11 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
         for chunk in _chunks(uuids):
             waiting.update(
                 uuid
-                for (uuid,) in OutboxEntry.select(OutboxEntry.entity_uuid)
-                .where(
-                    OutboxEntry.entity_uuid.in_(chunk)
-                    & OutboxEntry.state.in_(("pending", "parked"))
+                for (uuid,) in database.execute_sql(
+                    f"SELECT entity_uuid FROM {_TABLE} WHERE entity_uuid IN ({_marks(chunk)})"
+                    " AND state IN ('pending', 'parked')",
+                    list(chunk),
                 )
-                .tuples()
             )
         by_model: dict[str, list[str]] = {}
         for item in items:
@@ -247,10 +267,13 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
             model = PUBLISHED_MODELS.get(entity_type)
             if model is None:
                 continue
+            table = f'"{model._meta.table_name}"'
             for chunk in _chunks(found):
-                model.update(published_at=at).where(
-                    model.uuid.in_(chunk) & model.published_at.is_null()
-                ).execute()
+                database.execute_sql(
+                    f"UPDATE {table} SET published_at = ? WHERE uuid IN ({_marks(chunk)})"
+                    " AND published_at IS NULL",
+                    [stamp, *chunk],
+                )
     return changed
 
 
@@ -266,12 +289,13 @@ def begin(items: Sequence[Item], *, now_: dt.datetime | None = None) -> None:
     with write():
         for attempts, group in _by_attempts(items).items():
             seqs = [seq for item in group for seq in item.seqs]
-            when = at + dt.timedelta(seconds=backoff(attempts + 1))
-            for start in range(0, len(seqs), 500):
-                OutboxEntry.update(attempts=attempts + 1, next_attempt_at=when).where(
-                    OutboxEntry.seq.in_(seqs[start : start + 500])
-                    & (OutboxEntry.state == "pending")
-                ).execute()
+            when = str(at + dt.timedelta(seconds=backoff(attempts + 1)))
+            for chunk in _chunks(seqs):
+                database.execute_sql(
+                    f"UPDATE {_TABLE} SET attempts = ?, next_attempt_at = ?"
+                    f" WHERE seq IN ({_marks(chunk)}) AND state = 'pending'",
+                    [attempts + 1, when, *chunk],
+                )
 
 
 def _by_attempts(items: Iterable[Item]) -> dict[int, list[Item]]:

@@ -558,9 +558,14 @@ class Pusher:
         accepted = {item.entity_uuid for item in result.accepted}
         with write():
             outbox.mark_accepted(result.accepted, accepted_at=at)
-            for key, (entity_type, value) in result.bases.items():
-                if key.split(":")[0] in accepted:
-                    bases.remember(key, entity_type, value, at)
+            bases.remember_many(
+                (
+                    (key, entity_type, value)
+                    for key, (entity_type, value) in result.bases.items()
+                    if key.split(":")[0] in accepted
+                ),
+                at,
+            )
             for item, reason in result.parked:
                 outbox.park(item, reason)
             outbox.skip(result.skipped, NOT_SENT)
