@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -194,3 +195,35 @@ def test_a_killed_run_does_not_stay_running(school, upstream, settings):
     engine.run_once(settings, client=client_for(url), pull=False)
     statuses = [r.status for r in SyncRun.select().order_by(SyncRun.id)]
     assert statuses == ["error", "ok"]
+
+
+def test_a_cell_changed_on_both_sides_during_an_outage_is_a_conflict(school, upstream, settings):
+    url, store, app = upstream
+    lesson, assignment = first_sync(school, settings, url)  # «4» agreed
+    student = school.students["5А"][0]
+    set_faults(app, maintenance=True)
+    journal.set_mark(assignment, student.id, "5", user=teacher(school), ip="t")
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "offline"
+    upstream_mark(store, lesson, student, "2")  # the deputy, in АСУ РСО, meanwhile
+    set_faults(app)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    result = engine.run_once(settings, client=client_for(url), pull=False)
+    assert result.status == "ok", result.message
+    assert result.conflicts == 1
+    conflict = SyncConflict.get()
+    assert (conflict.local_value, conflict.remote_value, conflict.chosen) == ("5", "2", "local")
+    assert [m["mark"] for m in store.state()["marks"]] == ["5"]  # the teacher's value went
+
+
+def test_edits_sent_at_once_are_not_read_back_first(school, upstream, settings, monkeypatch):
+    url, store, _ = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    # the previous run was a while ago (runs store whole seconds)
+    SyncRun.update(started_at=dt.datetime.now() - dt.timedelta(minutes=5)).execute()
+    journal.set_mark(assignment, school.students["5А"][1].id, "3", user=teacher(school), ip="t")
+    client = client_for(url)
+    reads = []
+    real = client.journal
+    monkeypatch.setattr(client, "journal", lambda *a, **k: reads.append(1) or real(*a, **k))
+    assert engine.run_once(settings, client=client, pull=False).status == "ok"
+    assert reads == []

@@ -140,6 +140,7 @@ def _run(
     report = progress or (lambda done, total, message: None)
     try:
         client.handshake()  # the probe, and a wrong password found now, not mid-batch
+        _check_delayed(client, run, result, report)
         _push_all(client, result, report, batch_size or config.batch_size, max_batches)
         notes: list[str] = []
         if pull and result.status == "ok":
@@ -192,6 +193,29 @@ def _push_all(
             result.message = f"Отправка прервалась: {outcome.error}"
             result.retry_after = outcome.retry_after
             return
+
+
+def _check_delayed(client: NetSchoolClient, run: SyncRun, result: RunResult, report) -> None:
+    """Before sending edits that waited through an earlier run, read their groups back:
+    a cell changed in АСУ РСО meanwhile too is then a conflict, not silently overwritten.
+    Edits made since the previous run went out at once; nothing to compare them with."""
+    from .pull import pull_journals
+
+    previous = (
+        SyncRun.select(SyncRun.started_at)
+        .where(SyncRun.id < run.id)
+        .order_by(SyncRun.id.desc())
+        .first()
+    )
+    if previous is None:
+        return  # the first run: nothing was agreed with АСУ РСО before
+    groups = outbox.groups_waiting_since(previous.started_at)
+    if not groups:
+        return
+    report(0, 0, "Сверка с АСУ РСО того, что ждало отправки…")
+    checked = pull_journals(client, group_ids=groups)
+    result.pulled += checked.applied
+    result.conflicts += checked.conflicts
 
 
 def _pull_all(client: NetSchoolClient, config, result: RunResult, report: Progress) -> list[str]:

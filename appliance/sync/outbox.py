@@ -369,3 +369,29 @@ def counts() -> dict[str, int]:
     found = {state: 0 for state in OutboxEntry.STATES}
     found.update(dict(query.tuples()))
     return found
+
+
+def groups_waiting_since(before: dt.datetime) -> set[int]:
+    """Subject groups with journal edits queued before `before` and still unsent.
+
+    Such an edit waited through a sync run (АСУ РСО was away, or it failed): someone
+    may have changed the same cell in АСУ РСО meanwhile, so its group is read back
+    before the push (`engine`) and a cell changed on both sides becomes a conflict.
+    """
+    rows = database.execute_sql(
+        f"""
+        SELECT json_extract(o.payload, '$.group') FROM {_TABLE} o
+         WHERE o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Lesson'
+        UNION
+        SELECT l.group_id FROM {_TABLE} o
+          JOIN "lesson" l ON l.id = json_extract(o.payload, '$.lesson')
+         WHERE o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Attendance'
+        UNION
+        SELECT l.group_id FROM {_TABLE} o
+          JOIN "assignment" a ON a.id = json_extract(o.payload, '$.assignment')
+          JOIN "lesson" l ON l.id = a.lesson_id
+         WHERE o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Mark'
+        """,
+        (str(before), str(before), str(before)),
+    ).fetchall()
+    return {int(group) for (group,) in rows if group is not None}

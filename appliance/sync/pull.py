@@ -109,9 +109,13 @@ def _terms_to_read(year) -> list[Term]:
 
 
 def pull_journals(
-    client: NetSchoolClient, *, progress: Callable[[int, int, str], None] | None = None
+    client: NetSchoolClient,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+    group_ids: set[int] | None = None,
 ) -> PullResult:
-    """Read back every matched group's journal for the running term(s)."""
+    """Read back every matched group's journal (or only `group_ids`) for the running
+    term(s)."""
     result = PullResult()
     year = current_year()
     if year is None:
@@ -122,11 +126,12 @@ def pull_journals(
         .tuples()
     )
     terms = [(t, match.known("Term").get(t.uuid)) for t in _terms_to_read(year)]
-    chosen = list(
-        SubjectGroup.select().where(
-            (SubjectGroup.year == year) & SubjectGroup.uuid.in_(list(groups))
-        )
+    query = SubjectGroup.select().where(
+        (SubjectGroup.year == year) & SubjectGroup.uuid.in_(list(groups))
     )
+    if group_ids is not None:
+        query = query.where(SubjectGroup.id.in_(list(group_ids)))
+    chosen = list(query)
     people = {remote: local for local, remote in match.known("Person").items()}
     merger = Merger(client, people)
     for index, group in enumerate(chosen, 1):
@@ -276,6 +281,10 @@ class Merger:
             edited = c.pending_key in pending and (
                 not c.field_level or c.local != (base if base is not None else "")
             )
+            if c.pending_key in pending and c.remote in _own_values(pending[c.pending_key], c):
+                # АСУ РСО holds a value this box sent (its answer was lost): no one else
+                # changed the cell; the push sends the newest value and settles it
+                continue
             outcome = decide(base, c.local, c.remote, edited)
             if outcome != "none":
                 found.append((c, outcome))
@@ -481,14 +490,24 @@ def _apply_cell(rec, kind: str, row, value: str, field: str, fresh: Callable[[],
     rec.record(f"{kind}.pull", row, before=before)
 
 
-def _pending(keys: set[str]) -> set[str]:
-    """Which of these cells have an edit the push has not delivered yet."""
-    found: set[str] = set()
+def _pending(keys: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The cells with an edit the push has not delivered yet → those edits' rows."""
+    found: dict[str, list[dict[str, Any]]] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):
-        query = OutboxEntry.select(OutboxEntry.entity_uuid).where(
+        query = OutboxEntry.select(
+            OutboxEntry.entity_uuid, OutboxEntry.op, OutboxEntry.payload
+        ).where(
             OutboxEntry.entity_uuid.in_(ordered[start : start + 500])
             & OutboxEntry.state.in_(("pending", "parked"))
         )
-        found.update(uuid for (uuid,) in query.tuples())
+        for uuid, op, payload in query.tuples():
+            row = {} if op == "delete" else json.loads(payload or "{}")
+            found.setdefault(uuid, []).append(row)
     return found
+
+
+def _own_values(edits: list[dict[str, Any]], c: Candidate) -> set[str]:
+    """The values this box itself queued for the cell (a deletion queued "")."""
+    field = {"Mark": "value", "Attendance": "code"}.get(c.entity_type) or c.cell["kind"]
+    return {str(edit.get(field) or "") for edit in edits}
