@@ -16,6 +16,7 @@ Failures, as the people at the school need them:
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import logging
 import os
@@ -43,6 +44,7 @@ INTERVAL = 10.0  # seconds between looks at the outbox when all is well
 PULL_EVERY = 15 * 60.0  # seconds between pulls of the journals
 OFFLINE_CAP = 300.0  # never wait longer than this for the connection to come back
 LOCK_FILE = "sync.lock"
+CHECK_AFTER = 120.0  # seconds an edit may wait before it is compared with АСУ РСО first
 
 
 @dataclass
@@ -196,20 +198,24 @@ def _push_all(
 
 
 def _check_delayed(client: NetSchoolClient, run: SyncRun, result: RunResult, report) -> None:
-    """Before sending edits that waited through an earlier run, read their groups back:
-    a cell changed in АСУ РСО meanwhile too is then a conflict, not silently overwritten.
-    Edits made since the previous run went out at once; nothing to compare them with."""
+    """Before sending edits that had to wait — through a failed run, or longer than
+    `CHECK_AFTER` — read their groups back: a cell changed in АСУ РСО meanwhile too is
+    then a conflict, not silently overwritten. Edits that go out at once are not read
+    back first (the chance of a change there within seconds is not worth a request)."""
     from .pull import pull_journals
 
-    previous = (
-        SyncRun.select(SyncRun.started_at)
-        .where(SyncRun.id < run.id)
+    failed = (
+        SyncRun.select(SyncRun.finished_at)
+        .where(
+            (SyncRun.id < run.id) & (SyncRun.status != "ok") & SyncRun.finished_at.is_null(False)
+        )
         .order_by(SyncRun.id.desc())
         .first()
     )
-    if previous is None:
-        return  # the first run: nothing was agreed with АСУ РСО before
-    groups = outbox.groups_waiting_since(previous.started_at)
+    cutoff = now() - dt.timedelta(seconds=CHECK_AFTER)
+    if failed is not None and failed.finished_at > cutoff:
+        cutoff = failed.finished_at
+    groups = outbox.groups_waiting_since(cutoff)
     if not groups:
         return
     report(0, 0, "Сверка с АСУ РСО того, что ждало отправки…")

@@ -372,7 +372,7 @@ def counts() -> dict[str, int]:
 
 
 def groups_waiting_since(before: dt.datetime) -> set[int]:
-    """Subject groups with journal edits queued before `before` and still unsent.
+    """Subject groups with journal edits queued by `before` and still unsent.
 
     Such an edit waited through a sync run (АСУ РСО was away, or it failed): someone
     may have changed the same cell in АСУ РСО meanwhile, so its group is read back
