@@ -70,8 +70,29 @@ def test_offline_runs_back_off_instead_of_hammering(db, settings):
     stop.set()
     thread.join(timeout=5)
     runs = list(SyncRun.select())
-    assert "нет связи" in runs[0].message.lower()
+    assert "не принимает соединения" in runs[0].message
     statuses = [r.status for r in runs]
     assert statuses and set(statuses) == {"offline"}
     # 0.05 s interval, doubling: 0.1, 0.2, 0.4, 0.8 … → a handful of tries, not 30
     assert len(statuses) <= 6, statuses
+
+
+def test_network_failures_are_told_in_russian_without_errno(db, settings):
+    sync_settings.save(
+        settings, url="http://127.0.0.1:9", school="1", login=LOGIN, password=PASSWORD
+    )
+    refused = engine.run_once(settings)
+    assert refused.status == "offline"
+    assert "не принимает соединения" in refused.message and "Errno" not in refused.message
+    sync_settings.save(
+        settings, url="http://no-such-host.invalid", school="1", login=LOGIN, password=PASSWORD
+    )
+    unknown = engine.run_once(settings)
+    assert "Адрес АСУ РСО не найден" in unknown.message and "Errno" not in unknown.message
+
+
+def test_an_address_with_a_space_is_refused(db, settings):
+    import pytest
+
+    with pytest.raises(sync_settings.SyncSettingsError, match="пробел"):
+        sync_settings.save(settings, url="https://asu rso.ru", school="1")

@@ -21,6 +21,8 @@ import hashlib
 import http.client
 import http.cookiejar
 import json
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -106,11 +108,26 @@ class UrllibTransport:
         except TimeoutError as exc:
             raise Unavailable("АСУ РСО не ответила вовремя") from exc
         except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise Unavailable("АСУ РСО не ответила вовремя") from exc
-            raise Unavailable(f"нет связи с АСУ РСО: {exc.reason}") from exc
-        except (http.client.HTTPException, ConnectionError, OSError) as exc:
-            raise Unavailable(f"соединение с АСУ РСО прервано: {exc}") from exc
+            raise Unavailable(_why(exc.reason)) from exc
+        except (http.client.HTTPException, ValueError, OSError) as exc:
+            raise Unavailable(_why(exc)) from exc
+
+
+def _why(reason: object) -> str:
+    """A network failure in words a school's admin can act on (no Errno, no English)."""
+    if isinstance(reason, TimeoutError):
+        return "АСУ РСО не ответила вовремя"
+    if isinstance(reason, socket.gaierror):
+        return "адрес АСУ РСО не найден: проверьте адрес в настройках и подключение к интернету"
+    if isinstance(reason, ConnectionRefusedError):
+        return "АСУ РСО не принимает соединения: сервер выключен, или неверны адрес или порт"
+    if isinstance(reason, ssl.SSLError):
+        return "ошибка защищённого соединения с АСУ РСО (сертификат): проверьте дату и время"
+    if isinstance(reason, http.client.InvalidURL | ValueError):
+        return "неверный адрес АСУ РСО: проверьте его в настройках"
+    if isinstance(reason, ConnectionError | http.client.HTTPException):
+        return "соединение с АСУ РСО прервано"
+    return "нет связи с АСУ РСО"
 
 
 def _lower(headers) -> dict[str, str]:

@@ -78,7 +78,9 @@ def load(settings: Settings) -> SyncSettings:
 def validate_url(url: str) -> str:
     url = url.strip().rstrip("/")
     parsed = urllib.parse.urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise SyncSettingsError("В адресе АСУ РСО не должно быть пробелов.")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise SyncSettingsError(
             "Адрес АСУ РСО должен начинаться с https:// (например, https://asurso.ru)."
         )
