@@ -127,7 +127,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     },
     # the sync with АСУ РСО: its state for the office; the address, the service account,
     # "sync now" and parked changes for the admin. Teachers see their own pending
-    # changes and conflicts through "own", narrowed to their groups.
+    # changes and conflicts with "journal" write, narrowed to their groups.
     "sync": {
         READ: frozenset({"director", "deputy", "admin"}),
         WRITE: frozenset({"admin"}),

@@ -47,6 +47,7 @@ from appliance.models import (
     SubjectGroup,
     SubjectGroupStudent,
     SubjectGroupTeacher,
+    SyncConflict,
     SyncRun,
     User,
     WorkType,
@@ -184,8 +185,7 @@ def set_faults(app, faults: Faults) -> None:
 
 def random_edit(box: Box, rng: random.Random) -> None:
     """One journal change by one of the lesson's teachers, through the domain functions."""
-    # Fresh from the database: `set_attendance` saves the whole lesson row (state=held),
-    # and a stale copy would write an old topic back.
+    # Fresh from the database, as a page would load it for each request.
     lesson = Lesson.get_by_id(rng.choice(box.lessons).id)
     user = rng.choice(box.writers[lesson.group_id])
     student = rng.choice(box.students[lesson.group_id])
@@ -408,6 +408,10 @@ def check_exactly_once(box: Box, store: EmulatorStore) -> dict[str, int]:
     assert set(k for k, v in counts.items() if v) <= {"accepted", "skipped"}
     assert not Mark.select().where(Mark.published_at.is_null()).exists()
     assert not Attendance.select().where(Attendance.published_at.is_null()).exists()
+    # Only the box edited: the read-backs before resending must never have taken a value
+    # from АСУ РСО or seen a conflict (a value this box sent is its own, not someone's)
+    assert not SyncConflict.select().exists()
+    assert not AuditEntry.select().where(AuditEntry.action.endswith(".pull")).exists()
     writes = state["writeCounts"].values()
     return {"upstream_writes": sum(writes), "upstream_cells": len(writes)}
 

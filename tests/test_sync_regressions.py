@@ -17,8 +17,9 @@ from appliance.models import (
     Person,
     SyncConflict,
     SyncRun,
+    WorkType,
 )
-from appliance.sync import engine
+from appliance.sync import engine, outbox
 from appliance.sync import push as pushmod
 from appliance.sync.netschool import Unavailable
 from appliance.sync.pull import decide, pull_journals
@@ -227,3 +228,71 @@ def test_edits_sent_at_once_are_not_read_back_first(school, upstream, settings, 
     monkeypatch.setattr(client, "journal", lambda *a, **k: reads.append(1) or real(*a, **k))
     assert engine.run_once(settings, client=client, pull=False).status == "ok"
     assert reads == []
+
+
+def test_an_unsent_value_equal_to_asu_rso_still_makes_a_conflict(school, upstream, settings):
+    url, store, app = upstream
+    lesson, assignment = first_sync(school, settings, url)  # «4» agreed
+    student = school.students["5А"][0]
+    set_faults(app, maintenance=True)
+    journal.set_mark(assignment, student.id, "5", user=teacher(school), ip="t")
+    journal.set_mark(assignment, student.id, "3", user=teacher(school), ip="t")
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "offline"
+    upstream_mark(store, lesson, student, "5")  # «5» was never sent from here
+    set_faults(app)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    assert engine.run_once(settings, client=client_for(url), pull=False).conflicts == 1
+
+
+def test_a_mark_cleared_during_an_outage_is_compared_first(school, upstream, settings):
+    url, store, app = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    student = school.students["5А"][0]
+    set_faults(app, maintenance=True)
+    journal.set_mark(assignment, student.id, "", user=teacher(school), ip="t")
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "offline"
+    upstream_mark(store, lesson, student, "2")
+    set_faults(app)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    result = engine.run_once(settings, client=client_for(url), pull=False)
+    assert result.conflicts == 1
+    assert (SyncConflict.get().local_value, SyncConflict.get().remote_value) == ("", "2")
+
+
+def test_an_assignment_added_during_a_run_is_not_parked(school, upstream, settings, monkeypatch):
+    url, _, _ = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    user = teacher(school)
+    first, second = school.students["5А"][:2]
+    journal.set_mark(assignment, second.id, "5", user=user, ip="t")
+    journal.set_mark(assignment, first.id, "3", user=user, ip="t")
+    control = WorkType.get(WorkType.short_name == "К")
+    real_push = pushmod.Pusher.push
+    calls = []
+
+    def push(self, items):
+        outcome = real_push(self, items)
+        calls.append(len(items))
+        if len(calls) == 1:  # the teacher adds a test and marks it while the run goes on
+            test = journal.add_assignment(lesson, control.id, user=user, ip="t")
+            journal.set_mark(test, first.id, "2", user=user, ip="t")
+        return outcome
+
+    monkeypatch.setattr(pushmod.Pusher, "push", push)
+    result = engine.run_once(settings, client=client_for(url), pull=False, batch_size=1)
+    assert result.status == "ok", result.message
+    assert not OutboxEntry.select().where(OutboxEntry.state == "parked").exists()
+
+
+def test_a_lesson_resent_keeps_a_field_changed_in_asu_rso(school, upstream, settings):
+    url, store, _ = upstream
+    lesson, _ = first_sync(school, settings, url)
+    user = teacher(school)
+    journal.set_homework(lesson, "стр. 1", user=user, ip="t")
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "ok"
+    journal.set_topic(lesson, "Дроби", user=user, ip="t")
+    outbox.begin(outbox.pending_batch(10))  # counted, then the worker died before sending
+    store.edit_lesson(remote_id("Lesson", lesson.uuid), None, {"homework": "стр. 99"})
+    OutboxEntry.update(next_attempt_at=None).execute()
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "ok"
+    assert [(x["theme"], x["homework"]) for x in store.state()["lessons"]] == [("Дроби", "стр. 99")]

@@ -394,4 +394,23 @@ def groups_waiting_since(before: dt.datetime) -> set[int]:
         """,
         (str(before), str(before), str(before)),
     ).fetchall()
-    return {int(group) for (group,) in rows if group is not None}
+    found = {int(group) for (group,) in rows if group is not None}
+    # A deletion's payload is empty: its lesson comes from the row as it was.
+    deletes = database.execute_sql(
+        f"SELECT DISTINCT entity_type, entity_uuid FROM {_TABLE} WHERE state = 'pending'"
+        " AND op = 'delete' AND created_at <= ? AND entity_type IN ('Mark', 'Attendance')",
+        (str(before),),
+    ).fetchall()
+    for entity_type, uuid in deletes:
+        row = before_delete(uuid)
+        lesson_id = row.get("lesson")
+        if entity_type == "Mark":
+            lesson_id = (
+                Assignment.select(Assignment.lesson)
+                .where(Assignment.id == row.get("assignment"))
+                .scalar()
+            )
+        group = Lesson.select(Lesson.group).where(Lesson.id == lesson_id).scalar()
+        if group is not None:
+            found.add(int(group))
+    return found

@@ -496,13 +496,14 @@ def _pending(keys: set[str]) -> dict[str, list[dict[str, Any]]]:
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):
         query = OutboxEntry.select(
-            OutboxEntry.entity_uuid, OutboxEntry.op, OutboxEntry.payload
+            OutboxEntry.entity_uuid, OutboxEntry.op, OutboxEntry.payload, OutboxEntry.attempts
         ).where(
             OutboxEntry.entity_uuid.in_(ordered[start : start + 500])
             & OutboxEntry.state.in_(("pending", "parked"))
         )
-        for uuid, op, payload in query.tuples():
+        for uuid, op, payload, attempts in query.tuples():
             row = {} if op == "delete" else json.loads(payload or "{}")
+            row["__attempted"] = attempts > 0
             found.setdefault(uuid, []).append(row)
     return found
 
@@ -510,4 +511,4 @@ def _pending(keys: set[str]) -> dict[str, list[dict[str, Any]]]:
 def _own_values(edits: list[dict[str, Any]], c: Candidate) -> set[str]:
     """The values this box itself queued for the cell (a deletion queued "")."""
     field = {"Mark": "value", "Attendance": "code"}.get(c.entity_type) or c.cell["kind"]
-    return {str(edit.get(field) or "") for edit in edits}
+    return {str(edit.get(field) or "") for edit in edits if edit.get("__attempted")}

@@ -20,6 +20,7 @@ the timetable) are not sent: their entries are closed as `skipped` with the reas
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..db import write
 from ..models import (
     Assignment,
     Lesson,
+    OutboxEntry,
     Person,
     SubjectGroup,
     Term,
@@ -245,7 +247,10 @@ class Pusher:
             for row in query.tuples():
                 self._lesson_rows[row[0]] = LessonRow(*row)
         # every assignment of those lessons: which one of each type АСУ РСО has
-        fresh = [lid for lid in lessons if lid in self._lesson_rows]
+        # every batch: a teacher may add or delete an assignment while a run goes on
+        fresh = [lid for lid in wanted_lessons if lid in self._lesson_rows]
+        for lid in fresh:
+            self._first_of_type.pop(lid, None)
         for chunk in _chunks(fresh):
             query = (
                 Assignment.select(Assignment.id, Assignment.lesson, Assignment.work_type)
@@ -253,7 +258,7 @@ class Pusher:
                 .order_by(Assignment.id)
             )
             for aid, lesson_id, work_type_id in query.tuples():
-                self._assignments.setdefault(aid, (lesson_id, work_type_id))
+                self._assignments[aid] = (lesson_id, work_type_id)
                 firsts = self._first_of_type.setdefault(lesson_id, {})
                 firsts.setdefault(self.work_type_id(work_type_id), aid)
         groups = {r.group_id for r in self._lesson_rows.values()} - set(self._groups)
@@ -364,11 +369,27 @@ class Pusher:
             answer = self.client.lesson(cm, sg)
             return {k: str(answer.get(k) or "") for k in keys}
 
+        sent_before: dict[str, set[str]] = {"theme": set(), "homework": set()}
+        if attempted:  # what earlier attempts may have left in АСУ РСО
+            for (payload,) in (
+                OutboxEntry.select(OutboxEntry.payload)
+                .where(OutboxEntry.seq.in_(item.seqs) & (OutboxEntry.attempts > 0))
+                .tuples()
+            ):
+                data = json.loads(payload or "{}")
+                sent_before["theme"].add(str(data.get("topic") or ""))
+                sent_before["homework"].add(str(data.get("homework") or ""))
+
         def send() -> None:
             changed = fields
             if attempted:
                 held = read()
-                changed = {k: v for k, v in wanted.items() if held[k] != v}
+                # a field changed here, or one АСУ РСО holds because this box sent it
+                changed = {
+                    k: v
+                    for k, v in wanted.items()
+                    if held[k] != v and (k in fields or held[k] in sent_before[k])
+                }
             if changed:
                 self.client.set_topic_homework_fields(cm, sg, changed)
 
