@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import types
-from dataclasses import dataclass
 
 import pytest
 
@@ -92,21 +91,14 @@ def run(status: str, message: str = "", **kw) -> SyncRun:
         return SyncRun.create(status=status, message=message, finished_at=now(), **kw)
 
 
-@dataclass
-class FakeResult:
-    status: str = "ok"
-    message: str = "Готово: отправлено 2, получено из АСУ РСО 1."
-    pushed: int = 2
-    parked: int = 0
-    failed: int = 0
-    pulled: int = 0
-    conflicts: int = 0
+def fake_result(status: str = "ok", message: str = "Готово: отправлено 2, получено из АСУ РСО 1."):
+    return engine.RunResult(status, message, pushed=2)
 
 
 @pytest.fixture
 def fake_engine(monkeypatch):
     """`engine.run_once` replaced: reports progress, returns `fake_engine.result`."""
-    state = types.SimpleNamespace(result=FakeResult(), calls=[])
+    state = types.SimpleNamespace(result=fake_result(), calls=[])
 
     def run_once(settings, *, client=None, progress=None, pull=True):
         state.calls.append(settings)
