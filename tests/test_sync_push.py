@@ -170,7 +170,11 @@ def test_a_rejected_change_is_parked_and_the_rest_go_on(school, upstream, settin
     assert result.status == "ok", result.message
     assert result.parked == 1
     parked = OutboxEntry.select().where(OutboxEntry.state == "parked").first()
-    assert "Неизвестный ученик" in parked.last_error
+    # АСУ РСО's own ids named as the box names them
+    assert parked.last_error.startswith("АСУ РСО не приняла: Неизвестный ученик")
+    assert f"ученик {second.last_name} {second.first_name} в группе «{school.group.name}»" in (
+        parked.last_error
+    )
     assert sorted(m["mark"] for m in store.state()["marks"]) == ["3", "4"]
 
 

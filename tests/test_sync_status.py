@@ -293,3 +293,12 @@ def test_a_run_started_by_someone_else_is_not_doubled(browser, school):
     assert answer.headers["Location"].endswith("/sync/") and Job.select().count() == 1
     page = browser.get("/sync/").get_data(as_text=True)
     assert "Синхронизация уже запущена" in page and f"/jobs/{running.id}" not in page
+
+
+def test_every_request_path_has_a_russian_label(browser, school):
+    from appliance.sync.mapping import DEFAULT_PATHS, PATH_LABELS
+
+    assert set(PATH_LABELS) == set(DEFAULT_PATHS)
+    browser.login("zaytsev.io", PASSWORD)
+    page = browser.get("/sync/settings").get_data(as_text=True)
+    assert "Отметки и посещаемость (запись)" in page and ">quickedit <" not in page

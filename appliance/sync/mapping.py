@@ -32,6 +32,27 @@ DEFAULT_PATHS: dict[str, str] = {
     "terms": "/webapi/grade/terms",
 }
 
+# What each path is for, in the words of the settings page.
+PATH_LABELS: dict[str, str] = {
+    "logindata": "Проверка связи (данные для входа)",
+    "schools_search": "Поиск школы по названию",
+    "getdata": "Начало входа (соль пароля)",
+    "login": "Вход",
+    "logout": "Выход",
+    "context": "Сведения о сессии",
+    "journal": "Журнал группы (чтение)",
+    "quickedit": "Отметки и посещаемость (запись)",
+    "lesson_edit": "Урок: тема и домашнее задание",
+    "period_marks": "Отметки за период",
+    "student_list": "Ученики группы",
+    "attendance_reasons": "Причины отсутствия",
+    "assignment_types": "Виды работ",
+    "classes": "Классы",
+    "subject_groups": "Группы (предметы классов)",
+    "class_meetings": "Уроки по расписанию",
+    "terms": "Учебные периоды",
+}
+
 # NetSchool's MarkType for period marks that are not a number (reference: 0 no mark,
 # −1 не аттестован, −2 освобождён, −5 не оценивается).
 DEFAULT_PERIOD_MARK_TYPES: dict[str, int] = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,15 @@ class Cell:
         return {"cmId": int(self.cm), "studentId": int(self.student), "reason": self.value or None}
 
 
+def _name_of(entity: str, uuid: str) -> str | None:
+    """A box row named for a message: a student's name, a group's subject and class."""
+    if entity == "Person":
+        person = Person.get_or_none(Person.uuid == uuid)
+        return f"{person.last_name} {person.first_name}" if person else None
+    group = SubjectGroup.get_or_none(SubjectGroup.uuid == uuid)
+    return f"«{group.name}»" if group else None
+
+
 def _ref(data: dict[str, Any], name: str) -> Any:
     """A foreign key in a row snapshot (`db.snapshot` keeps the field's name)."""
     return data.get(name, data.get(f"{name}_id"))
@@ -170,6 +180,25 @@ class Pusher:
             raise Unmatched(f"{what} нет в АСУ РСО (или не удалось сопоставить).")
         return found
 
+    def explain(self, reason: str) -> str:
+        """АСУ РСО's refusal with its ids of students and groups named as the box names
+        them («Неизвестный ученик 10377 в группе 20176» tells an admin nothing)."""
+
+        def named(found: re.Match, entity: str) -> str:
+            by_remote = {remote: uuid for uuid, remote in match_ids(entity).items()}
+            local = by_remote.get(found.group(2))
+            name = _name_of(entity, local) if local else None
+            return f"{found.group(1)} {name}" if name else found.group(0)
+
+        def match_ids(entity: str) -> dict[str, str]:
+            if entity not in self._ids:
+                self._ids[entity] = match.known(entity)
+            return self._ids[entity]
+
+        text = re.sub(r"(учени\w*)\s+(\d+)", lambda m: named(m, "Person"), reason)
+        text = re.sub(r"(групп\w*)\s+(\d+)", lambda m: named(m, "SubjectGroup"), text)
+        return f"АСУ РСО не приняла: {text}"
+
     def work_type_id(self, work_type_id: int) -> int:
         """`type_id` of a work type by its id (all work types read once per run)."""
         if self._work_types is None:
@@ -218,7 +247,7 @@ class Pusher:
             except Unmatched as reason:
                 prepared.result.parked.append((item, str(reason)))
             except Rejected as reason:
-                prepared.result.parked.append((item, reason.reason))
+                prepared.result.parked.append((item, self.explain(reason.reason)))
         outbox.begin(prepared.sent)
         return prepared
 
@@ -432,7 +461,7 @@ class Pusher:
         term = Term.get_or_none(Term.id == _ref(data, "term"))
         if term is None:
             raise Unmatched("Периода этой отметки больше нет на ЭЖ-box.")
-        sg = self.remote("SubjectGroup", group.uuid, f"Группы «{group}»")
+        sg = self.remote("SubjectGroup", group.uuid, f"Группы «{group.name}»")
         term_id = self.remote("Term", term.uuid, f"Периода «{term.name}»")
         student = self._student(_ref(data, "student"))
         value = "" if item.op == "delete" else str(data.get("value") or "")
@@ -465,7 +494,7 @@ class Pusher:
         try:
             idempotent_write(do, read, expected, check_first=item.attempts > 0)
         except Rejected as reason:
-            result.parked.append((item, reason.reason))
+            result.parked.append((item, self.explain(reason.reason)))
         except NeedsManualAction:
             raise
         except Unavailable as error:
@@ -543,7 +572,7 @@ class Pusher:
             self._quickedit(sg, cells)
         except Rejected as reason:
             if len(cells) == 1:
-                result.parked.append((cells[0].item, reason.reason))
+                result.parked.append((cells[0].item, self.explain(reason.reason)))
                 return
             for cell in cells:  # find the one АСУ РСО refuses; the others go on
                 self._send_group_one(sg, cell, result)
@@ -572,7 +601,7 @@ class Pusher:
         try:
             self._quickedit(sg, [cell])
         except Rejected as reason:
-            result.parked.append((cell.item, reason.reason))
+            result.parked.append((cell.item, self.explain(reason.reason)))
         except NeedsManualAction:
             raise
         except Unavailable as error:

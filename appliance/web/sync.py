@@ -28,7 +28,7 @@ from ..models import Job
 from ..sync import conflicts, credentials, status
 from ..sync import settings as sync_settings
 from ..sync import tasks as sync_tasks
-from ..sync.mapping import DEFAULT_PATHS
+from ..sync.mapping import DEFAULT_PATHS, PATH_LABELS
 from . import settings_of
 from .guard import client_ip, requires
 
@@ -120,6 +120,7 @@ def _settings_page(form: dict, status_code: int = 200):
         login=login,
         account_problem=account_problem,
         default_paths=DEFAULT_PATHS,
+        path_labels=PATH_LABELS,
     ), status_code
 
 
