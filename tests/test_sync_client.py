@@ -195,7 +195,7 @@ def test_password_hash_uses_windows_1251():
 def test_handshake_with_a_cyrillic_password_then_the_at_header(fake_server):
     fake, url = fake_server
     ns = client(url)
-    ns.quickedit_marks(3, [mark()])
+    ns.quickedit(3, [mark()], [])
     assert fake.logins == 1 and fake.forms[0]["scid"] == "77"
     assert fake.marks == {("10", "5"): "5"}
     assert find_mark(ns.journal(3, 1), 10, 5) == "5" and fake.logins == 1
@@ -215,7 +215,7 @@ def test_session_expired_logs_in_again_once_and_retries(fake_server):
     ns = client(url)
     ns.handshake()
     fake.expire_next = True
-    ns.quickedit_marks(3, [mark(value="4")])
+    ns.quickedit(3, [mark(value="4")], [])
     assert fake.logins == 2 and fake.marks[("10", "5")] == "4" and fake.writes == 1
 
 
@@ -223,7 +223,7 @@ def test_bad_credentials_need_manual_action_without_looping(fake_server):
     fake, url = fake_server
     ns = NetSchoolClient(url, LOGIN, "неверный", "Школа 1", timeout=0.5)
     with pytest.raises(NeedsManualAction, match="логин или пароль"):
-        ns.quickedit_marks(3, [mark()])
+        ns.quickedit(3, [mark()], [])
     assert len(fake.forms) == 1 and fake.writes == 0
 
 
@@ -270,7 +270,7 @@ def test_a_401_without_the_header_also_logs_in_again_once(fake_server):
 def test_a_rejected_write_is_rejected_with_the_reason(fake_server):
     fake, url = fake_server
     with pytest.raises(Rejected, match="Ученик не найден"):
-        client(url).quickedit_marks(3, [mark(student=999)])
+        client(url).quickedit(3, [mark(student=999)], [])
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_5xx_and_429_are_unavailable_with_retry_after(fake_server, status, heade
     ns.handshake()
     fake.fail_next = [(status, headers)]
     with pytest.raises(Unavailable) as caught:
-        ns.quickedit_marks(3, [mark()])
+        ns.quickedit(3, [mark()], [])
     assert caught.value.retry_after == retry and fake.writes == 0
 
 
@@ -293,7 +293,7 @@ def test_a_timeout_and_a_closed_port_are_unavailable(fake_server):
     ns.handshake()
     fake.sleep_next = 1.0
     with pytest.raises(Unavailable):
-        ns.quickedit_marks(3, [mark()])
+        ns.quickedit(3, [mark()], [])
     with pytest.raises(Unavailable):
         NetSchoolClient("http://127.0.0.1:9", LOGIN, PASSWORD, 77, timeout=0.5).probe()
 
@@ -312,7 +312,7 @@ def test_a_lost_answer_is_read_back_and_not_written_twice(fake_server):
     def read_back():
         return find_mark(ns.journal(3, 1), 10, 5)
 
-    written = idempotent_write(lambda: ns.quickedit_marks(3, [mark()]), read_back, "5")
+    written = idempotent_write(lambda: ns.quickedit(3, [mark()], []), read_back, "5")
     assert written is False and fake.writes == 1 and fake.marks == {("10", "5"): "5"}
     # A resend after a crash, checking first, writes nothing either.
     assert idempotent_write(lambda: 1 / 0, read_back, "5", check_first=True) is False
@@ -326,7 +326,7 @@ def test_a_lost_answer_of_a_write_that_did_not_land_is_still_unavailable(fake_se
     fake.fail_next = [(502, {})]
     with pytest.raises(Unavailable):
         idempotent_write(
-            lambda: ns.quickedit_marks(3, [mark()]),
+            lambda: ns.quickedit(3, [mark()], []),
             lambda: find_mark(ns.journal(3, 1), 10, 5),
             "5",
         )
@@ -336,7 +336,7 @@ def test_a_lost_answer_of_a_write_that_did_not_land_is_still_unavailable(fake_se
 def test_topic_homework_and_period_marks_use_the_configured_paths(fake_server):
     fake, url = fake_server
     ns = client(url)
-    answer = ns.set_topic_homework(11, 3, "Дроби", "№ 5")
+    answer = ns.set_topic_homework_fields(11, 3, {"theme": "Дроби", "homework": "№ 5"})
     assert answer == {"cmid": "11", "sgId": "3", "theme": "Дроби", "homework": "№ 5"}
     sent = ns.set_period_mark(3, 2, 5, *DEFAULT.period_mark("н/а"))
     assert sent == {"sgId": 3, "termId": 2, "studentId": 5, "mark": None, "markType": -1}

@@ -22,18 +22,6 @@ class CredentialsError(ValueError):
     """The stored credentials cannot be used (message in Russian)."""
 
 
-def backend() -> str:
-    return "cryptography"
-
-
-def _fernet(key: bytes) -> Fernet:
-    return Fernet(key)
-
-
-def _invalid_token_types() -> tuple[type[Exception], ...]:
-    return (InvalidToken,)
-
-
 # --- files -----------------------------------------------------------------------
 
 
@@ -83,7 +71,7 @@ def _read_key(path: Path) -> bytes:
 
 def save(data_dir: str | Path, login: str, password: str) -> None:
     """Store the service account's login and password, encrypted with the box's key."""
-    token = _fernet(ensure_key(data_dir)).encrypt(
+    token = Fernet(ensure_key(data_dir)).encrypt(
         json.dumps({"login": login, "password": password}, ensure_ascii=False).encode("utf-8")
     )
     _write_private(secret_path(data_dir), token)
@@ -101,15 +89,10 @@ def load(data_dir: str | Path) -> tuple[str, str] | None:
             "Введите логин и пароль служебной учётной записи заново."
         )
     try:
-        data = json.loads(_fernet(_read_key(keyfile)).decrypt(path.read_bytes().strip()))
-    except (*_invalid_token_types(), ValueError) as exc:
+        data = json.loads(Fernet(_read_key(keyfile)).decrypt(path.read_bytes().strip()))
+    except (InvalidToken, ValueError) as exc:
         raise CredentialsError(
             "Не удалось расшифровать пароль АСУ РСО: ключ sync.key не подходит или файл "
             "повреждён. Введите логин и пароль служебной учётной записи заново."
         ) from exc
     return str(data["login"]), str(data["password"])
-
-
-def forget(data_dir: str | Path) -> None:
-    """Remove the stored credentials (the key stays)."""
-    secret_path(data_dir).unlink(missing_ok=True)

@@ -449,16 +449,6 @@ class NetSchoolClient:
             raise ProtocolError("итоговые отметки АСУ РСО пришли не списком")
         return data
 
-    def quickedit_marks(self, sg_id: int | str, results: list[dict[str, Any]]) -> Any:
-        """Bulk write of marks: `[{cmId, assignId, assignTypeId, studentId, mark, dutyMark}]`."""
-        body = {"sgId": sg_id, "results": results, "attendance": []}
-        return self._call("POST", "quickedit", json_body=body, write=True)
-
-    def quickedit_attendance(self, sg_id: int | str, attendance: list[dict[str, Any]]) -> Any:
-        """Bulk write of attendance: `[{cmId, studentId, reason}]` (reason None: present)."""
-        body = {"sgId": sg_id, "results": [], "attendance": attendance}
-        return self._call("POST", "quickedit", json_body=body, write=True)
-
     def quickedit(
         self, sg_id: int | str, results: list[dict[str, Any]], attendance: list[dict[str, Any]]
     ) -> Any:
@@ -472,13 +462,6 @@ class NetSchoolClient:
         """Only the given fields of one lesson (`theme`, `homework`); the others stay."""
         params = {"cmid": cm_id, "sgId": sg_id}
         return self._call("POST", "lesson_edit", params=params, json_body=dict(fields), write=True)
-
-    def set_topic_homework(
-        self, cm_id: int | str, sg_id: int | str, topic: str, homework: str
-    ) -> Any:
-        body = {"theme": topic, "homework": homework}
-        params = {"cmid": cm_id, "sgId": sg_id}
-        return self._call("POST", "lesson_edit", params=params, json_body=body, write=True)
 
     def set_period_mark(
         self,
