@@ -55,6 +55,29 @@ def served(app) -> Iterator[str]:
         assert not loop.is_alive(), "waitress did not stop"
 
 
+@contextmanager
+def chromium_browser(executable: str) -> Iterator:
+    """The system Chromium, headless, closed afterwards (Playwright imported here so
+    that a machine without it can still collect the other tests)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def desktop_page(browser, requested: list[str] | None = None):
+    """A Russian-locale page; every URL it requests goes into `requested` if given."""
+    context = browser.new_context(locale="ru-RU")
+    context.set_default_timeout(TIMEOUT_MS)
+    if requested is not None:
+        context.on("request", lambda request: requested.append(request.url))
+    return context.new_page()
+
+
 def log_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base_url}/login")
     page.get_by_label("Логин").fill(username)

@@ -29,7 +29,7 @@ from appliance.models import (
 from appliance.publishing import visible
 from appliance.web import create_app
 
-from .browser_support import CHROMIUM_ARGS, TIMEOUT_MS, served
+from .browser_support import chromium_browser, desktop_page, served
 from .browser_support import log_in as sign_in
 
 
@@ -80,7 +80,7 @@ def family_with_marks_this_week(accounts):
 def test_parent_sees_marks_chart_and_announcement_and_writes_to_the_class_teacher(
     chromium, demo, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app, accounts = demo
     parent, child, school_class, class_teacher = family_with_marks_this_week(accounts)
@@ -88,72 +88,65 @@ def test_parent_sees_marks_chart_and_announcement_and_writes_to_the_class_teache
     title = f"Родительское собрание {school_class.name}"
     question = "Добрый день! Можно ли пересдать контрольную по математике?"
     requested: list[str] = []
-    with served(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="ru-RU")
-            context.set_default_timeout(TIMEOUT_MS)
-            context.on("request", lambda request: requested.append(request.url))
-            page = context.new_page()
+    with served(app) as base, chromium_browser(chromium) as browser:
+        page = desktop_page(browser, requested)
 
-            def log_in(account) -> None:
-                sign_in(page, base, account.username, account.password)
+        def log_in(account) -> None:
+            sign_in(page, base, account.username, account.password)
 
-            def log_out() -> None:
-                page.get_by_role("button", name="Выйти").click()
+        def log_out() -> None:
+            page.get_by_role("button", name="Выйти").click()
 
-            # The deputy posts an announcement for the child's class.
-            log_in(deputy)
-            page.goto(f"{base}/announcements/new")
-            page.get_by_label("Заголовок").fill(title)
-            page.get_by_label("Текст").fill("В четверг в 18:00, кабинет класса.")
-            page.locator('input[name="audience"][value="class"]').check()
-            page.locator('select[name="school_class"]').select_option(str(school_class.id))
-            page.get_by_role("button", name="Опубликовать").click()
-            log_out()
+        # The deputy posts an announcement for the child's class.
+        log_in(deputy)
+        page.goto(f"{base}/announcements/new")
+        page.get_by_label("Заголовок").fill(title)
+        page.get_by_label("Текст").fill("В четверг в 18:00, кабинет класса.")
+        page.locator('input[name="audience"][value="class"]').check()
+        page.locator('select[name="school_class"]').select_option(str(school_class.id))
+        page.get_by_role("button", name="Опубликовать").click()
+        log_out()
 
-            # The parent reads it on the first page …
-            log_in(parent)
-            expect(page.locator("main")).to_contain_text(title)
-            # … opens the child's diary for this week: published marks are there …
-            page.get_by_role("link", name="Дневник", exact=True).click()
-            if page.locator("h2").filter(has_text=child.last_name).count() == 0:
-                page.goto(f"{base}/diary/{child.id}")
-            expect(page.locator("h1")).to_contain_text("Дневник")
-            expect(page.locator("main")).to_contain_text(child.last_name)
-            marks = page.locator("main .mark")
-            expect(marks.first).to_be_visible()
-            assert marks.first.inner_text().strip() in {"2", "3", "4", "5", "зач", "незач"}
-            expect(page.locator("main")).to_contain_text("Данные на")
-            # … and the chart of the averages.
-            page.goto(f"{base}/diary/{child.id}/dynamics")
-            chart = page.locator('svg[role="img"]')
-            expect(chart).to_be_visible()
-            assert chart.locator("polyline, path").count() > 0
+        # The parent reads it on the first page …
+        log_in(parent)
+        expect(page.locator("main")).to_contain_text(title)
+        # … opens the child's diary for this week: published marks are there …
+        page.get_by_role("link", name="Дневник", exact=True).click()
+        if page.locator("h2").filter(has_text=child.last_name).count() == 0:
+            page.goto(f"{base}/diary/{child.id}")
+        expect(page.locator("h1")).to_contain_text("Дневник")
+        expect(page.locator("main")).to_contain_text(child.last_name)
+        marks = page.locator("main .mark")
+        expect(marks.first).to_be_visible()
+        assert marks.first.inner_text().strip() in {"2", "3", "4", "5", "зач", "незач"}
+        expect(page.locator("main")).to_contain_text("Данные на")
+        # … and the chart of the averages.
+        page.goto(f"{base}/diary/{child.id}/dynamics")
+        chart = page.locator('svg[role="img"]')
+        expect(chart).to_be_visible()
+        assert chart.locator("polyline, path").count() > 0
 
-            # The parent writes to the class teacher.
-            page.get_by_role("link", name="Сообщения").first.click()
-            page.goto(f"{base}/messages/new")
-            teacher_user = User.get(User.username == class_teacher.username)
-            page.locator(f'input[name="to"][value="{teacher_user.id}"]').check()
-            page.locator('input[name="subject"]').fill("Контрольная")
-            page.locator('textarea[name="body"]').fill(question)
-            page.get_by_role("button", name="Отправить").click()
-            expect(page.locator("main")).to_contain_text(question)
-            log_out()
+        # The parent writes to the class teacher.
+        page.get_by_role("link", name="Сообщения").first.click()
+        page.goto(f"{base}/messages/new")
+        teacher_user = User.get(User.username == class_teacher.username)
+        page.locator(f'input[name="to"][value="{teacher_user.id}"]').check()
+        page.locator('input[name="subject"]').fill("Контрольная")
+        page.locator('textarea[name="body"]').fill(question)
+        page.get_by_role("button", name="Отправить").click()
+        expect(page.locator("main")).to_contain_text(question)
+        log_out()
 
-            # The class teacher sees it.
-            log_in(class_teacher)
-            expect(page.locator("nav.menu")).to_contain_text("Сообщения")
-            page.goto(f"{base}/messages/")
-            row = page.locator("tr.unread").filter(has_text=parent_name(parent))
-            expect(row).to_contain_text("Контрольная")
-            row.get_by_role("link").first.click()
-            expect(page.locator("main")).to_contain_text(question)
-            page.screenshot(path=str(tmp_path / "message.png"), full_page=True)
-            context.close()
-        finally:
-            browser.close()
+        # The class teacher sees it.
+        log_in(class_teacher)
+        expect(page.locator("nav.menu")).to_contain_text("Сообщения")
+        page.goto(f"{base}/messages/")
+        row = page.locator("tr.unread").filter(has_text=parent_name(parent))
+        expect(row).to_contain_text("Контрольная")
+        row.get_by_role("link").first.click()
+        expect(page.locator("main")).to_contain_text(question)
+        page.screenshot(path=str(tmp_path / "message.png"), full_page=True)
+        page.context.close()
     assert Message.select().where(Message.body == question).count() == 1
     outside = [url for url in requested if not url.startswith(base)]
     assert not outside, f"pages loaded from outside the box: {outside[:3]}"

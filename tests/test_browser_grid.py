@@ -16,7 +16,7 @@ import pytest
 from appliance.db import write
 from appliance.models import Assignment, Attendance, Lesson, Mark, WorkType
 
-from .browser_support import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served
+from .browser_support import HOST, TIMEOUT_MS, chromium_browser, desktop_page, log_in, served
 
 RECONNECT_MS = 20_000  # retries back off; the `online` event cuts the wait short
 
@@ -51,104 +51,95 @@ def cell(page, student, column: int):
 def test_teacher_fills_the_grid_by_keyboard_and_survives_a_network_drop(
     chromium, base, grid_school
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     school, oral, second = grid_school
     ivanov, petrova, sidorov = school.students["5А"]
     requested: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="ru-RU")
-            context.set_default_timeout(TIMEOUT_MS)
-            context.on("request", lambda request: requested.append(request.url))
-            page = context.new_page()
-            log_in(page, base, "smirnova.ev")
-            page.goto(f"{base}/journal/")
-            page.get_by_role("link", name="Математика").click()
-            expect(page.get_by_role("heading", name="Математика — 5А")).to_be_visible()
-            status = page.locator("#grid-status")
-            expect(status).to_have_text("все изменения сохранены")
+    with chromium_browser(chromium) as browser:
+        page = desktop_page(browser, requested)
+        log_in(page, base, "smirnova.ev")
+        page.goto(f"{base}/journal/")
+        page.get_by_role("link", name="Математика").click()
+        expect(page.get_by_role("heading", name="Математика — 5А")).to_be_visible()
+        status = page.locator("#grid-status")
+        expect(status).to_have_text("все изменения сохранены")
 
-            # Columns: 0 oral mark, 1 attendance (lesson 1); 2 empty mark column, 3 attendance.
-            cell(page, ivanov, 0).click()
-            page.keyboard.type("5")
-            page.keyboard.press("Enter")  # saves, moves down to Petrova
-            page.keyboard.type("4")
-            page.keyboard.press("Enter")  # … and to Sidorov
-            page.keyboard.press("ArrowRight")  # Sidorov's attendance on lesson 1
-            page.keyboard.type("н")
-            page.keyboard.press("Tab")  # saves, moves on to the lesson without a column
-            page.keyboard.type("3")
-            page.keyboard.press("ArrowUp")  # saves; the first mark makes the assignment
+        # Columns: 0 oral mark, 1 attendance (lesson 1); 2 empty mark column, 3 attendance.
+        cell(page, ivanov, 0).click()
+        page.keyboard.type("5")
+        page.keyboard.press("Enter")  # saves, moves down to Petrova
+        page.keyboard.type("4")
+        page.keyboard.press("Enter")  # … and to Sidorov
+        page.keyboard.press("ArrowRight")  # Sidorov's attendance on lesson 1
+        page.keyboard.type("н")
+        page.keyboard.press("Tab")  # saves, moves on to the lesson without a column
+        page.keyboard.type("3")
+        page.keyboard.press("ArrowUp")  # saves; the first mark makes the assignment
 
-            for student, column, text in (
-                (ivanov, 0, "5"),
-                (petrova, 0, "4"),
-                (sidorov, 1, "Н"),
-                (sidorov, 2, "3"),
-            ):
-                expect(cell(page, student, column)).to_have_attribute("data-state", "saved")
-                expect(cell(page, student, column)).to_have_text(text)
-            expect(page.locator(f"#avg-{ivanov.id}")).to_have_text("5,00")
-            expect(page.locator(f"#cnt-{sidorov.id}")).to_have_text("1")
-            expect(status).to_have_text("все изменения сохранены")
-            assert Mark.get((Mark.assignment == oral) & (Mark.student == ivanov)).value == "5"
-            assert Attendance.get(Attendance.student == sidorov).code == "Н"
-            made = Assignment.get(Assignment.lesson == second)
-            assert Mark.get((Mark.assignment == made) & (Mark.student == sidorov)).value == "3"
+        for student, column, text in (
+            (ivanov, 0, "5"),
+            (petrova, 0, "4"),
+            (sidorov, 1, "Н"),
+            (sidorov, 2, "3"),
+        ):
+            expect(cell(page, student, column)).to_have_attribute("data-state", "saved")
+            expect(cell(page, student, column)).to_have_text(text)
+        expect(page.locator(f"#avg-{ivanov.id}")).to_have_text("5,00")
+        expect(page.locator(f"#cnt-{sidorov.id}")).to_have_text("1")
+        expect(status).to_have_text("все изменения сохранены")
+        assert Mark.get((Mark.assignment == oral) & (Mark.student == ivanov)).value == "5"
+        assert Attendance.get(Attendance.student == sidorov).code == "Н"
+        made = Assignment.get(Assignment.lesson == second)
+        assert Mark.get((Mark.assignment == made) & (Mark.student == sidorov)).value == "3"
 
-            # A refused value shows its Russian reason on the cell; nothing is written.
-            cell(page, petrova, 2).click()
-            page.keyboard.type("1")
-            page.keyboard.press("Enter")
-            refused = cell(page, petrova, 2)
-            expect(refused).to_have_attribute("data-state", "error")
-            expect(refused).to_have_attribute("title", re.compile("допустимы 2, 3, 4, 5"))
-            expect(page.locator("#grid-alert")).to_contain_text("допустимы 2, 3, 4, 5")
-            expect(status).to_have_text("ошибок: 1")
-            assert (
-                not Mark.select().where(Mark.student == petrova, Mark.assignment == made).exists()
-            )
+        # A refused value shows its Russian reason on the cell; nothing is written.
+        cell(page, petrova, 2).click()
+        page.keyboard.type("1")
+        page.keyboard.press("Enter")
+        refused = cell(page, petrova, 2)
+        expect(refused).to_have_attribute("data-state", "error")
+        expect(refused).to_have_attribute("title", re.compile("допустимы 2, 3, 4, 5"))
+        expect(page.locator("#grid-alert")).to_contain_text("допустимы 2, 3, 4, 5")
+        expect(status).to_have_text("ошибок: 1")
+        assert not Mark.select().where(Mark.student == petrova, Mark.assignment == made).exists()
 
-            # History is one keystroke away: who, when, before → after.
-            cell(page, ivanov, 0).click()
-            page.keyboard.press("Alt+h")
-            history = page.locator("#cell-history")
-            expect(history).to_be_visible()
-            expect(history).to_contain_text("smirnova.ev")
-            expect(history).to_contain_text("— → 5")
+        # History is one keystroke away: who, when, before → after.
+        cell(page, ivanov, 0).click()
+        page.keyboard.press("Alt+h")
+        history = page.locator("#cell-history")
+        expect(history).to_be_visible()
+        expect(history).to_contain_text("smirnova.ev")
+        expect(history).to_contain_text("— → 5")
 
-            # The classroom Wi-Fi drops: the typed mark stays, marked unsaved, and is counted.
-            context.set_offline(True)
-            cell(page, ivanov, 2).click()
-            page.keyboard.type("2")
-            page.keyboard.press("Enter")
-            offline_cell = cell(page, ivanov, 2)
-            expect(offline_cell).to_have_attribute("data-state", "unsaved")
-            expect(offline_cell).to_have_text("2")
-            expect(offline_cell).to_have_attribute("title", re.compile("нет связи"))
-            expect(status).to_contain_text("не сохранено: 1")
-            assert not Mark.get_or_none(student=ivanov, assignment=made)
+        # The classroom Wi-Fi drops: the typed mark stays, marked unsaved, and is counted.
+        page.context.set_offline(True)
+        cell(page, ivanov, 2).click()
+        page.keyboard.type("2")
+        page.keyboard.press("Enter")
+        offline_cell = cell(page, ivanov, 2)
+        expect(offline_cell).to_have_attribute("data-state", "unsaved")
+        expect(offline_cell).to_have_text("2")
+        expect(offline_cell).to_have_attribute("title", re.compile("нет связи"))
+        expect(status).to_contain_text("не сохранено: 1")
+        assert not Mark.get_or_none(student=ivanov, assignment=made)
 
-            # Leaving the page now asks first; the teacher stays.
-            dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
-            page.close(run_before_unload=True)
-            for _ in range(50):
-                if dialogs:
-                    break
-                page.wait_for_timeout(100)
-            assert dialogs == ["beforeunload"]
-            assert not page.is_closed()
+        # Leaving the page now asks first; the teacher stays.
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+        page.close(run_before_unload=True)
+        for _ in range(50):
+            if dialogs:
+                break
+            page.wait_for_timeout(100)
+        assert dialogs == ["beforeunload"]
+        assert not page.is_closed()
 
-            # Back online: the queued mark goes out by itself and lands in the database.
-            context.set_offline(False)
-            expect(offline_cell).to_have_attribute("data-state", "saved", timeout=RECONNECT_MS)
-            expect(status).to_have_text("ошибок: 1")  # the refused cell is still shown
-            context.close()
-        finally:
-            browser.close()
+        # Back online: the queued mark goes out by itself and lands in the database.
+        page.context.set_offline(False)
+        expect(offline_cell).to_have_attribute("data-state", "saved", timeout=RECONNECT_MS)
+        expect(status).to_have_text("ошибок: 1")  # the refused cell is still shown
+        page.context.close()
 
     assert Mark.get((Mark.assignment == made) & (Mark.student == ivanov)).value == "2"
     foreign = [
@@ -159,35 +150,29 @@ def test_teacher_fills_the_grid_by_keyboard_and_survives_a_network_drop(
 
 @pytest.mark.browser
 def test_grid_fits_a_phone_and_a_tap_opens_the_number_pad(chromium, base, grid_school):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     school, oral, _ = grid_school
     ivanov = school.students["5А"][0]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            phone = browser.new_context(
-                viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True
-            )
-            phone.set_default_timeout(TIMEOUT_MS)
-            page = phone.new_page()
-            log_in(page, base, "smirnova.ev")
-            page.goto(f"{base}/journal/{school.group.id}")
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"page is {overflow}px wider than a 375px phone screen"
-            cell(page, ivanov, 0).tap()
-            editor = page.locator("#journal-grid .cell-editor")
-            expect(editor).to_be_focused()
-            expect(editor).to_have_attribute("inputmode", "numeric")
-            expect(editor).to_have_attribute(
-                "aria-label", re.compile("Иванов Пётр, .*Ответ на уроке")
-            )
-            page.keyboard.type("4")
-            page.keyboard.press("Enter")
-            expect(cell(page, ivanov, 0)).to_have_attribute("data-state", "saved")
-            phone.close()
-        finally:
-            browser.close()
+    with chromium_browser(chromium) as browser:
+        phone = browser.new_context(
+            viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True
+        )
+        phone.set_default_timeout(TIMEOUT_MS)
+        page = phone.new_page()
+        log_in(page, base, "smirnova.ev")
+        page.goto(f"{base}/journal/{school.group.id}")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"page is {overflow}px wider than a 375px phone screen"
+        cell(page, ivanov, 0).tap()
+        editor = page.locator("#journal-grid .cell-editor")
+        expect(editor).to_be_focused()
+        expect(editor).to_have_attribute("inputmode", "numeric")
+        expect(editor).to_have_attribute("aria-label", re.compile("Иванов Пётр, .*Ответ на уроке"))
+        page.keyboard.type("4")
+        page.keyboard.press("Enter")
+        expect(cell(page, ivanov, 0)).to_have_attribute("data-state", "saved")
+        phone.close()
     assert Mark.get((Mark.assignment == oral) & (Mark.student == ivanov)).value == "4"

@@ -40,7 +40,7 @@ from appliance.school_calendar import (
 )
 from appliance.web import create_app
 
-from .browser_support import CHROMIUM_ARGS, HOST, TIMEOUT_MS, log_in, served
+from .browser_support import HOST, chromium_browser, desktop_page, log_in, served
 
 GRADE = 5
 
@@ -131,7 +131,7 @@ def tab_to(page, target: str, limit: int = 80) -> None:
 
 @pytest.mark.browser
 def test_teacher_fills_todays_lesson_with_the_keyboard_alone(chromium, demo, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app, accounts, day = demo
     account, lesson = pick_teacher(accounts, day)
@@ -141,64 +141,57 @@ def test_teacher_fills_todays_lesson_with_the_keyboard_alone(chromium, demo, tmp
     homework = "Учебник, § 12, № 3–5"
 
     requested: list[str] = []
-    with served(app) as base_url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="ru-RU")
-            context.set_default_timeout(TIMEOUT_MS)
-            context.on("request", lambda request: requested.append(request.url))
-            page = context.new_page()
-            page.goto(f"{base_url}/login")
-            page.get_by_label("Логин").fill(account.username)
-            page.get_by_label("Пароль").fill(account.password)
-            page.get_by_role("button", name="Войти").click()
-            expect(page.get_by_role("heading", name="Мой день")).to_be_visible()
-            expect(page.locator("main")).to_contain_text("Сегодня")
+    with served(app) as base_url, chromium_browser(chromium) as browser:
+        page = desktop_page(browser, requested)
+        page.goto(f"{base_url}/login")
+        page.get_by_label("Логин").fill(account.username)
+        page.get_by_label("Пароль").fill(account.password)
+        page.get_by_role("button", name="Войти").click()
+        expect(page.get_by_role("heading", name="Мой день")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("Сегодня")
 
-            # From here on: keys only.
-            tab_to(page, url)
+        # From here on: keys only.
+        tab_to(page, url)
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(f"{base_url}{url}")
+
+        tab_to(page, "topic-from-plan")  # «Взять из КТП: …»
+        page.keyboard.press("Enter")
+        expect(page.locator("#topic")).to_have_value(suggestion.topic)
+        expect(page.locator("#topic")).to_be_focused()
+
+        page.keyboard.press("Tab")
+        assert focused(page) == "homework"
+        page.keyboard.type(homework)
+        tab_to(page, f"a-{first.id}")  # leaving the homework saves it
+        page.keyboard.press("Tab")
+        assert focused(page) == f"m0-{first.id}"
+        page.keyboard.type("5")
+        page.keyboard.press("Tab")
+        assert focused(page) == f"a-{second.id}"
+        page.keyboard.type("н")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert focused(page) == f"m0-{third.id}"
+        page.keyboard.type("4")
+        page.keyboard.press("Enter")  # down the column to the next student
+        marks = {first.id: "5", third.id: "4"}
+        for student, value in zip(rest[:2], ("3", "5"), strict=False):
+            assert focused(page) == f"m0-{student.id}"
+            page.keyboard.type(value)
             page.keyboard.press("Enter")
-            expect(page).to_have_url(f"{base_url}{url}")
+            marks[student.id] = value
+        page.keyboard.press("Tab")
 
-            tab_to(page, "topic-from-plan")  # «Взять из КТП: …»
-            page.keyboard.press("Enter")
-            expect(page.locator("#topic")).to_have_value(suggestion.topic)
-            expect(page.locator("#topic")).to_be_focused()
-
-            page.keyboard.press("Tab")
-            assert focused(page) == "homework"
-            page.keyboard.type(homework)
-            tab_to(page, f"a-{first.id}")  # leaving the homework saves it
-            page.keyboard.press("Tab")
-            assert focused(page) == f"m0-{first.id}"
-            page.keyboard.type("5")
-            page.keyboard.press("Tab")
-            assert focused(page) == f"a-{second.id}"
-            page.keyboard.type("н")
-            page.keyboard.press("Tab")
-            page.keyboard.press("Tab")
-            page.keyboard.press("Tab")
-            assert focused(page) == f"m0-{third.id}"
-            page.keyboard.type("4")
-            page.keyboard.press("Enter")  # down the column to the next student
-            marks = {first.id: "5", third.id: "4"}
-            for student, value in zip(rest[:2], ("3", "5"), strict=False):
-                assert focused(page) == f"m0-{student.id}"
-                page.keyboard.type(value)
-                page.keyboard.press("Enter")
-                marks[student.id] = value
-            page.keyboard.press("Tab")
-
-            form = page.locator("#lesson-form")
-            expect(form.locator(".unsaved, .saving, .offline, .error")).to_have_count(0)
-            expect(page.locator(f"#a-{second.id}")).to_have_value("Н")
-            expect(page.locator(f"#field-m0-{first.id}")).to_have_class("field saved")
-            page.screenshot(path=str(tmp_path / "lesson.png"), full_page=True)
-            page.set_viewport_size({"width": 375, "height": 700})
-            page.screenshot(path=str(tmp_path / "lesson-phone.png"), full_page=True)
-            context.close()
-        finally:
-            browser.close()
+        form = page.locator("#lesson-form")
+        expect(form.locator(".unsaved, .saving, .offline, .error")).to_have_count(0)
+        expect(page.locator(f"#a-{second.id}")).to_have_value("Н")
+        expect(page.locator(f"#field-m0-{first.id}")).to_have_class("field saved")
+        page.screenshot(path=str(tmp_path / "lesson.png"), full_page=True)
+        page.set_viewport_size({"width": 375, "height": 700})
+        page.screenshot(path=str(tmp_path / "lesson-phone.png"), full_page=True)
+        page.context.close()
 
     database.connect(reuse_if_open=True)
     stored = Lesson.get_by_id(lesson.id)
@@ -225,52 +218,44 @@ def test_teacher_fills_todays_lesson_with_the_keyboard_alone(chromium, demo, tmp
 def test_a_mark_typed_without_network_stays_unsaved_survives_a_reload_and_is_sent(
     chromium, app, school
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     WorkType.create(name="Ответ на уроке", weight=1, is_default=True)
     lesson = Lesson.get(Lesson.date == dt.date.today(), Lesson.number == 1)
     ivanov = school.students["5А"][0]
     field = f"#field-m0-{ivanov.id}"
-    with served(app) as base_url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="ru-RU")
-            context.set_default_timeout(TIMEOUT_MS)
-            page = context.new_page()
-            page.on("dialog", lambda dialog: dialog.accept())  # «leave the page?»
-            log_in(page, base_url, "smirnova.ev")
-            page.goto(f"{base_url}/lessons/{lesson.id}")
+    with served(app) as base_url, chromium_browser(chromium) as browser:
+        page = desktop_page(browser)
+        page.on("dialog", lambda dialog: dialog.accept())  # «leave the page?»
+        log_in(page, base_url, "smirnova.ev")
+        page.goto(f"{base_url}/lessons/{lesson.id}")
 
-            # The classroom Wi-Fi drops: the save fails, the field says so.
-            context.set_offline(True)
-            page.locator(f"#m0-{ivanov.id}").fill("4")
-            page.keyboard.press("Tab")
-            expect(page.locator(field)).to_have_class(re.compile(r"\boffline\b"))
-            expect(page.locator(field)).to_contain_text("нет связи")
-            assert not Mark.select().exists()
+        # The classroom Wi-Fi drops: the save fails, the field says so.
+        page.context.set_offline(True)
+        page.locator(f"#m0-{ivanov.id}").fill("4")
+        page.keyboard.press("Tab")
+        expect(page.locator(field)).to_have_class(re.compile(r"\boffline\b"))
+        expect(page.locator(field)).to_contain_text("нет связи")
+        assert not Mark.select().exists()
 
-            # It comes back: the field is sent again by itself.
-            context.set_offline(False)
-            expect(page.locator(field)).to_have_class(re.compile(r"\bsaved\b"), timeout=15_000)
-            assert Mark.get(Mark.student == ivanov).value == "4"
+        # It comes back: the field is sent again by itself.
+        page.context.set_offline(False)
+        expect(page.locator(field)).to_have_class(re.compile(r"\bsaved\b"), timeout=15_000)
+        assert Mark.get(Mark.student == ivanov).value == "4"
 
-            # The server cannot be reached while the page is closed and opened again:
-            # what was typed comes back from the browser and is sent once it can be.
-            page.route(
-                f"**/lessons/{lesson.id}",
-                lambda route: (
-                    route.abort() if route.request.method == "POST" else route.continue_()
-                ),
-            )
-            page.locator(f"#m0-{ivanov.id}").fill("5")
-            page.keyboard.press("Tab")
-            expect(page.locator(field)).to_have_class(re.compile(r"\boffline\b"))
-            page.reload()
-            expect(page.locator(f"#m0-{ivanov.id}")).to_have_value("5")
-            expect(page.locator(field)).to_have_class(re.compile(r"\boffline\b"))
-            page.unroute(f"**/lessons/{lesson.id}")
-            expect(page.locator(field)).to_have_class(re.compile(r"\bsaved\b"), timeout=15_000)
-            assert Mark.get(Mark.student == ivanov).value == "5"
-            context.close()
-        finally:
-            browser.close()
+        # The server cannot be reached while the page is closed and opened again:
+        # what was typed comes back from the browser and is sent once it can be.
+        page.route(
+            f"**/lessons/{lesson.id}",
+            lambda route: route.abort() if route.request.method == "POST" else route.continue_(),
+        )
+        page.locator(f"#m0-{ivanov.id}").fill("5")
+        page.keyboard.press("Tab")
+        expect(page.locator(field)).to_have_class(re.compile(r"\boffline\b"))
+        page.reload()
+        expect(page.locator(f"#m0-{ivanov.id}")).to_have_value("5")
+        expect(page.locator(field)).to_have_class(re.compile(r"\boffline\b"))
+        page.unroute(f"**/lessons/{lesson.id}")
+        expect(page.locator(field)).to_have_class(re.compile(r"\bsaved\b"), timeout=15_000)
+        assert Mark.get(Mark.student == ivanov).value == "5"
+        page.context.close()

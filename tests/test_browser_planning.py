@@ -36,7 +36,7 @@ from appliance.models import (
 )
 from appliance.web import create_app
 
-from .browser_support import CHROMIUM_ARGS, TIMEOUT_MS, served
+from .browser_support import chromium_browser, desktop_page, served
 from .browser_support import log_in as sign_in
 
 SLOW_MS = 60_000  # creating a whole year's lessons on a shared CI machine
@@ -165,139 +165,131 @@ def pick_teacher_group(accounts, year: AcademicYear):
 def test_deputy_plans_next_year_from_empty_to_checked_timetable_and_approved_ktp(
     chromium, demo, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app, accounts = demo
     deputy = next(a for a in accounts if a.role == "deputy")
     requested: list[str] = []
-    with served(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="ru-RU")
-            context.set_default_timeout(TIMEOUT_MS)
-            context.on("request", lambda request: requested.append(request.url))
-            page = context.new_page()
+    with served(app) as base, chromium_browser(chromium) as browser:
+        page = desktop_page(browser, requested)
 
-            def log_in(account) -> None:
-                sign_in(page, base, account.username, account.password)
+        def log_in(account) -> None:
+            sign_in(page, base, account.username, account.password)
 
-            # 1. An empty next year: the rollover prepares it.
-            log_in(deputy)
-            page.get_by_role("link", name="План года").click()
-            page.goto(f"{base}/planning/years/")
-            page.get_by_label("Да, подготовить").check()
-            page.get_by_role("button", name="Подготовить").click()
-            expect(page.locator("#prepared")).to_contain_text("Подготовлен")
-            year = AcademicYear.select().order_by(AcademicYear.starts.desc()).first()
-            assert not year.is_current
-            assert (
-                TimetableEntry.select().join(SubjectGroup).where(SubjectGroup.year == year).count()
-                == 0
-            )
+        # 1. An empty next year: the rollover prepares it.
+        log_in(deputy)
+        page.get_by_role("link", name="План года").click()
+        page.goto(f"{base}/planning/years/")
+        page.get_by_label("Да, подготовить").check()
+        page.get_by_role("button", name="Подготовить").click()
+        expect(page.locator("#prepared")).to_contain_text("Подготовлен")
+        year = AcademicYear.select().order_by(AcademicYear.starts.desc()).first()
+        assert not year.is_current
+        assert (
+            TimetableEntry.select().join(SubjectGroup).where(SubjectGroup.year == year).count() == 0
+        )
 
-            page.goto(f"{base}/planning/?year={year.id}")
-            expect(page.locator("#step-timetable")).to_contain_text("не сделано")
-            expect(page.locator("#step-groups")).to_contain_text("Черновиков групп")
+        page.goto(f"{base}/planning/?year={year.id}")
+        expect(page.locator("#step-timetable")).to_contain_text("не сделано")
+        expect(page.locator("#step-groups")).to_contain_text("Черновиков групп")
 
-            # 2. The groups carried over are checked and confirmed.
-            page.goto(f"{base}/planning/groups/?year={year.id}")
-            page.get_by_role("button", name="Подтвердить все черновики").click()
-            expect(page.locator("#messages")).to_contain_text("Подтверждено групп")
-            assert (
-                not SubjectGroup.select()
-                .where((SubjectGroup.year == year) & SubjectGroup.is_draft)
-                .exists()
-            )
+        # 2. The groups carried over are checked and confirmed.
+        page.goto(f"{base}/planning/groups/?year={year.id}")
+        page.get_by_role("button", name="Подтвердить все черновики").click()
+        expect(page.locator("#messages")).to_contain_text("Подтверждено групп")
+        assert (
+            not SubjectGroup.select()
+            .where((SubjectGroup.year == year) & SubjectGroup.is_draft)
+            .exists()
+        )
 
-            # 3. The timetable made in Excel: preview, then load.
-            data, (class_name, weekday, number, subject) = timetable_file(year)
-            path = tmp_path / "raspisanie.xlsx"
-            path.write_bytes(data)
-            page.goto(f"{base}/timetable/import?year={year.id}")
-            page.locator('input[name="file"]').set_input_files(str(path))
-            page.get_by_role("button", name="Проверить").click()
-            expect(page.locator("main")).to_contain_text("Проверка файла «raspisanie.xlsx»")
-            page.get_by_role("button", name="Заменить расписание").click()
-            expect(page.locator("#messages")).to_contain_text("Загружено записей расписания")
+        # 3. The timetable made in Excel: preview, then load.
+        data, (class_name, weekday, number, subject) = timetable_file(year)
+        path = tmp_path / "raspisanie.xlsx"
+        path.write_bytes(data)
+        page.goto(f"{base}/timetable/import?year={year.id}")
+        page.locator('input[name="file"]').set_input_files(str(path))
+        page.get_by_role("button", name="Проверить").click()
+        expect(page.locator("main")).to_contain_text("Проверка файла «raspisanie.xlsx»")
+        page.get_by_role("button", name="Заменить расписание").click()
+        expect(page.locator("#messages")).to_contain_text("Загружено записей расписания")
 
-            # 4. The clash is found; the deputy removes the extra lesson from the grid.
-            page.goto(f"{base}/timetable/conflicts?year={year.id}")
-            expect(page.locator("main")).to_contain_text(class_name)
-            check = page.get_by_role("button", name="Отметить расписание проверенным")
-            expect(check).to_be_disabled()
-            clash = (
-                TimetableEntry.select()
-                .join(SubjectGroup)
-                .join(SchoolClass)
-                .where(
-                    (SubjectGroup.year == year)
-                    & (
-                        SchoolClass.id
-                        == SchoolClass.get(
-                            (SchoolClass.year == year)
-                            & (SchoolClass.grade == int(class_name[:-1]))
-                            & (SchoolClass.letter == class_name[-1])
-                        ).id
-                    )
-                    & (TimetableEntry.weekday == weekday)
-                    & (TimetableEntry.number == number)
+        # 4. The clash is found; the deputy removes the extra lesson from the grid.
+        page.goto(f"{base}/timetable/conflicts?year={year.id}")
+        expect(page.locator("main")).to_contain_text(class_name)
+        check = page.get_by_role("button", name="Отметить расписание проверенным")
+        expect(check).to_be_disabled()
+        clash = (
+            TimetableEntry.select()
+            .join(SubjectGroup)
+            .join(SchoolClass)
+            .where(
+                (SubjectGroup.year == year)
+                & (
+                    SchoolClass.id
+                    == SchoolClass.get(
+                        (SchoolClass.year == year)
+                        & (SchoolClass.grade == int(class_name[:-1]))
+                        & (SchoolClass.letter == class_name[-1])
+                    ).id
                 )
-                .order_by(TimetableEntry.id.desc())
-                .first()
+                & (TimetableEntry.weekday == weekday)
+                & (TimetableEntry.number == number)
             )
-            page.goto(
-                f"{base}/timetable/class/{clash.group.school_class_id}?on={year.starts.isoformat()}"
-            )
-            page.locator(f'a.what[href^="/timetable/entry/{clash.id}"]').click()
-            page.locator('input[name="from"]').fill(year.starts.isoformat())
-            page.get_by_label("Да, убрать урок из расписания").check()
-            page.get_by_role("button", name="Убрать").click()
-            page.goto(f"{base}/timetable/conflicts?year={year.id}")
-            expect(page.locator("main")).to_contain_text("Накладок нет")
-            page.get_by_role("button", name="Отметить расписание проверенным").click()
-            expect(page.locator("main")).to_contain_text("проверено")
+            .order_by(TimetableEntry.id.desc())
+            .first()
+        )
+        page.goto(
+            f"{base}/timetable/class/{clash.group.school_class_id}?on={year.starts.isoformat()}"
+        )
+        page.locator(f'a.what[href^="/timetable/entry/{clash.id}"]').click()
+        page.locator('input[name="from"]').fill(year.starts.isoformat())
+        page.get_by_label("Да, убрать урок из расписания").check()
+        page.get_by_role("button", name="Убрать").click()
+        page.goto(f"{base}/timetable/conflicts?year={year.id}")
+        expect(page.locator("main")).to_contain_text("Накладок нет")
+        page.get_by_role("button", name="Отметить расписание проверенным").click()
+        expect(page.locator("main")).to_contain_text("проверено")
 
-            # 5. The year's lessons from the timetable.
-            page.goto(f"{base}/lessons/regenerate?year={year.id}")
-            page.get_by_role("button", name="Применить").click()
-            expect(page.get_by_role("heading", name="Сделано")).to_be_visible(timeout=SLOW_MS)
-            lessons = Lesson.select().join(SubjectGroup).where(SubjectGroup.year == year)
-            assert lessons.count() > 10_000
+        # 5. The year's lessons from the timetable.
+        page.goto(f"{base}/lessons/regenerate?year={year.id}")
+        page.get_by_role("button", name="Применить").click()
+        expect(page.get_by_role("heading", name="Сделано")).to_be_visible(timeout=SLOW_MS)
+        lessons = Lesson.select().join(SubjectGroup).where(SubjectGroup.year == year)
+        assert lessons.count() > 10_000
 
-            # 6. A teacher loads a КТП from a file and submits it …
-            teacher, group, hours = pick_teacher_group(accounts, year)
-            page.get_by_role("button", name="Выйти").click()
-            log_in(teacher)
-            if teacher.role == "class_teacher":  # plans are written in the teacher role
-                page.locator("#role-switch").select_option("teacher")
-            page.goto(f"{base}/ktp/?year={year.id}")
-            page.locator(f'a[href="/ktp/{group.id}"]').click()
-            page.get_by_role("link", name="Загрузить из файла").click()
-            ktp = tmp_path / "ktp.xlsx"
-            ktp.write_bytes(ktp_file(hours))
-            page.locator('input[name="file"]').set_input_files(str(ktp))
-            page.get_by_role("button", name="Проверить").click()
-            page.get_by_role("button", name="Загрузить").click()
-            page.get_by_role("button", name="Отправить на проверку").click()
-            expect(page.locator("main")).to_contain_text("на проверке")
+        # 6. A teacher loads a КТП from a file and submits it …
+        teacher, group, hours = pick_teacher_group(accounts, year)
+        page.get_by_role("button", name="Выйти").click()
+        log_in(teacher)
+        if teacher.role == "class_teacher":  # plans are written in the teacher role
+            page.locator("#role-switch").select_option("teacher")
+        page.goto(f"{base}/ktp/?year={year.id}")
+        page.locator(f'a[href="/ktp/{group.id}"]').click()
+        page.get_by_role("link", name="Загрузить из файла").click()
+        ktp = tmp_path / "ktp.xlsx"
+        ktp.write_bytes(ktp_file(hours))
+        page.locator('input[name="file"]').set_input_files(str(ktp))
+        page.get_by_role("button", name="Проверить").click()
+        page.get_by_role("button", name="Загрузить").click()
+        page.get_by_role("button", name="Отправить на проверку").click()
+        expect(page.locator("main")).to_contain_text("на проверке")
 
-            # … and the deputy approves it.
-            page.get_by_role("button", name="Выйти").click()
-            log_in(deputy)
-            page.goto(f"{base}/ktp/review?year={year.id}")
-            expect(page.locator("main")).to_contain_text(group.subject.name)
-            page.get_by_role("button", name="Утвердить").first.click()
-            plan = Plan.select().where(Plan.group == group).order_by(Plan.version.desc()).first()
-            assert plan.state == "approved" and plan.lessons.count() == hours
+        # … and the deputy approves it.
+        page.get_by_role("button", name="Выйти").click()
+        log_in(deputy)
+        page.goto(f"{base}/ktp/review?year={year.id}")
+        expect(page.locator("main")).to_contain_text(group.subject.name)
+        page.get_by_role("button", name="Утвердить").first.click()
+        plan = Plan.select().where(Plan.group == group).order_by(Plan.version.desc()).first()
+        assert plan.state == "approved" and plan.lessons.count() == hours
 
-            # The checklist of the year agrees.
-            page.goto(f"{base}/planning/?year={year.id}")
-            expect(page.locator("#step-timetable")).to_contain_text("готово")
-            expect(page.locator("#step-lessons")).to_contain_text("готово")
-            expect(page.locator("#step-ktp")).to_contain_text("КТП утверждено: 1 из")
-            page.screenshot(path=str(tmp_path / "planning.png"), full_page=True)
-            context.close()
-        finally:
-            browser.close()
+        # The checklist of the year agrees.
+        page.goto(f"{base}/planning/?year={year.id}")
+        expect(page.locator("#step-timetable")).to_contain_text("готово")
+        expect(page.locator("#step-lessons")).to_contain_text("готово")
+        expect(page.locator("#step-ktp")).to_contain_text("КТП утверждено: 1 из")
+        page.screenshot(path=str(tmp_path / "planning.png"), full_page=True)
+        page.context.close()
     outside = [url for url in requested if not url.startswith(base)]
     assert not outside, f"pages loaded from outside the box: {outside[:3]}"
