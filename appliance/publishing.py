@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .models import now
+from peewee import Case, fn
+
+from .models import SyncCell, now
 
 _state = {"upstream": False}
 
@@ -44,3 +46,31 @@ def is_visible(row, at: dt.datetime | None = None) -> bool:
     """`visible` for one row already loaded (the first page's lesson list)."""
     stamp = row.published_at
     return stamp is not None and stamp <= (at or dt.datetime.now())
+
+
+# --- while a newer edit waits ------------------------------------------------------
+# A published value that the teacher changes again loses its stamp until АСУ РСО takes
+# the new one. Meanwhile readers keep seeing the value АСУ РСО accepted last: the merge
+# base of the cell (`SyncCell`, appliance.sync.bases), never the unaccepted new value.
+
+
+def agreed(key):
+    """The last value АСУ РСО accepted for the cell `key` (an SQL expression; NULL if none)."""
+    return SyncCell.select(SyncCell.value).where(SyncCell.entity_uuid == key)
+
+
+def readable(model):
+    """`visible`, or waiting for a newer value with an accepted one to show meanwhile."""
+    waiting = model.published_at.is_null() & (fn.COALESCE(agreed(model.uuid), "") != "")
+    return visible(model) | waiting
+
+
+def shown(model, field):
+    """The value readers see in a `readable` row: its own once published, else the last
+    accepted one."""
+    return Case(None, [(visible(model), field)], agreed(model.uuid))
+
+
+def agreed_field(model, name: str):
+    """The last accepted topic or homework of a lesson ("" if none)."""
+    return fn.COALESCE(agreed(model.uuid.concat(f":{name}")), "")

@@ -89,3 +89,14 @@ def test_a_mark_made_offline_shows_only_after_the_emulator_accepts_it(demo):
     assert [m["mark"] for m in emulator_marks(demo.emulator_url)] == ["2"]
     assert parent_sees(demo, cell) == ["2"]
     assert outbox.counts()["pending"] == 0
+
+    # The teacher changes the accepted «2» while АСУ РСО is away again: the parent keeps
+    # seeing «2» — what АСУ РСО holds — until the «4» is accepted, never an empty cell.
+    set_maintenance(demo.emulator_url, True)
+    journal.set_mark(assignment, cell.student.id, "4", user=teacher, ip="t")
+    assert engine.run_once(demo.settings, pull=False).status == "offline"
+    assert parent_sees(demo, cell) == ["2"]
+    set_maintenance(demo.emulator_url, False)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    assert engine.run_once(demo.settings, pull=False).status == "ok"
+    assert parent_sees(demo, cell) == ["4"]

@@ -199,3 +199,47 @@ def test_wrong_password_needs_a_person(school, upstream, settings):
     assert result.status == "needs_action"
     assert "логин или пароль" in result.message
     assert OutboxEntry.select().where(OutboxEntry.state == "pending").count() >= 1
+
+
+def test_while_a_new_value_waits_readers_see_the_accepted_one(school, upstream, settings):
+    from appliance import diary
+    from appliance.diary import marks as diary_marks
+
+    url, _, app = upstream
+    lesson = lesson_today(school)
+    student = school.students["5А"][0]
+    assignment = journal.default_assignment(lesson, user=teacher(school), ip="t")
+    journal.set_mark(assignment, student.id, "5", user=teacher(school), ip="t")
+    journal.set_attendance(lesson, student.id, "Б", user=teacher(school), ip="t")
+    journal.set_topic(lesson, "Дроби", user=teacher(school), ip="t")
+    journal.set_homework(lesson, "№ 1", user=teacher(school), ip="t")
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "ok"
+
+    set_faults(app, maintenance=True)  # АСУ РСО away; the teacher corrects everything
+    journal.set_mark(assignment, student.id, "3", user=teacher(school), ip="t")
+    journal.set_attendance(lesson, student.id, "Н", user=teacher(school), ip="t")
+    journal.set_topic(lesson, "Сложение дробей", user=teacher(school), ip="t")
+    journal.set_homework(lesson, "№ 2", user=teacher(school), ip="t")
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "offline"
+
+    def seen():
+        row = next(
+            r
+            for day in diary.week(student, lesson.date).days
+            for r in day.lessons
+            if r.lesson.id == lesson.id
+        )
+        term = diary_marks.student_marks(student, lesson.date, lesson.date)
+        return (
+            [m.value for m in row.marks],
+            row.attendance,
+            row.topic,
+            row.homework,
+            [m.value for m in term],
+        )
+
+    assert seen() == (["5"], "Б", "Дроби", "№ 1", ["5"])
+    set_faults(app)
+    OutboxEntry.update(next_attempt_at=None).execute()
+    assert engine.run_once(settings, client=client_for(url), pull=False).status == "ok"
+    assert seen() == (["3"], "Н", "Сложение дробей", "№ 2", ["3"])

@@ -26,7 +26,7 @@ from ..models import (
     Term,
     WorkType,
 )
-from ..publishing import visible
+from ..publishing import readable, shown, visible
 from ..terms import KIND_LABELS, default_period, grade_terms, periods_of
 
 
@@ -48,7 +48,7 @@ def student_marks(student: Person, starts: dt.date, ends: dt.date) -> list[Subje
         Mark.select(
             SubjectGroup.subject,
             Lesson.date,
-            Mark.value,
+            shown(Mark, Mark.value),
             WorkType.name,
             WorkType.short_name,
             Assignment.weight,
@@ -62,7 +62,7 @@ def student_marks(student: Person, starts: dt.date, ends: dt.date) -> list[Subje
             (Mark.student == student)
             & Lesson.date.between(starts, ends)
             & (Lesson.state != "cancelled")
-            & visible(Mark)
+            & readable(Mark)
         )
         .order_by(Lesson.date, Lesson.number, Assignment.id)
     )

@@ -27,7 +27,7 @@ from ..models import (
     SubjectGroup,
     WorkType,
 )
-from ..publishing import visible
+from ..publishing import agreed_field, readable, shown, visible
 from .dates import monday_of
 from .students import memberships
 
@@ -65,11 +65,11 @@ class DiaryLesson:
 
     @property
     def topic(self) -> str:
-        return self.lesson.topic if self.published else ""
+        return self.lesson.topic if self.published else _agreed(self.lesson, "topic")
 
     @property
     def homework(self) -> str:
-        return self.lesson.homework if self.published else ""
+        return self.lesson.homework if self.published else _agreed(self.lesson, "homework")
 
     @property
     def homework_file(self) -> Attachment | None:
@@ -81,7 +81,9 @@ class DiaryLesson:
 
     @property
     def due_homework(self) -> str:
-        return self.due.homework if self.due is not None else ""
+        if self.due is None:
+            return ""
+        return self.due.homework if self.due.shown else _agreed(self.due, "homework")
 
     @property
     def due_file(self) -> Attachment | None:
@@ -155,6 +157,8 @@ def _lessons(group_ids, where):
             Attachment.filename,
             Attachment.size,
             visible(Lesson).alias("shown"),
+            agreed_field(Lesson, "topic").alias("agreed_topic"),
+            agreed_field(Lesson, "homework").alias("agreed_homework"),
         )
         .join(SubjectGroup)
         .join(Subject)
@@ -205,9 +209,9 @@ def _diary_lessons(student: Person, lessons: list[Lesson], monday: dt.date) -> l
     marks = _marks(student, ids)
     attendance = {
         row.lesson_id: row.code
-        for row in Attendance.select(Attendance.lesson, Attendance.code).where(
-            (Attendance.student == student) & Attendance.lesson.in_(ids) & visible(Attendance)
-        )
+        for row in Attendance.select(
+            Attendance.lesson, shown(Attendance, Attendance.code).alias("code")
+        ).where((Attendance.student == student) & Attendance.lesson.in_(ids) & readable(Attendance))
     }
     previous = _previous_lessons({lesson.group_id for lesson in lessons}, monday)
     bells = bell_times()
@@ -232,18 +236,24 @@ def _diary_lessons(student: Person, lessons: list[Lesson], monday: dt.date) -> l
 
 
 def _gives_homework(lesson: Lesson | None) -> bool:
-    """A published lesson with homework (text or a file) for the group's next lesson."""
-    return (
-        lesson is not None
-        and bool(lesson.shown)
-        and bool(lesson.homework or lesson.homework_file_id)
-    )
+    """A lesson with published homework (text or a file) for the group's next lesson,
+    or with the homework АСУ РСО accepted before a newer one that still waits."""
+    if lesson is None:
+        return False
+    if lesson.shown:
+        return bool(lesson.homework or lesson.homework_file_id)
+    return bool(_agreed(lesson, "homework"))
+
+
+def _agreed(lesson: Lesson, name: str) -> str:
+    """A lesson's last accepted topic or homework (selected by `_lessons`)."""
+    return getattr(lesson, f"agreed_{name}", "") or ""
 
 
 def _marks(student: Person, lesson_ids: list[int]) -> dict[int, list[DiaryMark]]:
     query = (
         Mark.select(
-            Mark.value,
+            shown(Mark, Mark.value).alias("value"),
             Assignment.lesson,
             Assignment.weight,
             Assignment.title,
@@ -252,7 +262,7 @@ def _marks(student: Person, lesson_ids: list[int]) -> dict[int, list[DiaryMark]]
         )
         .join(Assignment)
         .join(WorkType)
-        .where((Mark.student == student) & Assignment.lesson.in_(lesson_ids) & visible(Mark))
+        .where((Mark.student == student) & Assignment.lesson.in_(lesson_ids) & readable(Mark))
         .order_by(Assignment.id)
     )
     found: dict[int, list[DiaryMark]] = {}
