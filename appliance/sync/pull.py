@@ -149,6 +149,13 @@ def pull_journals(
     return result
 
 
+# kind → (model, value field, what it is in Russian)
+CELL_KINDS = {
+    "mark": (Mark, "value", "отметка"),
+    "attendance": (Attendance, "code", "посещаемость"),
+}
+
+
 @dataclass
 class Candidate:
     """One cell to settle: its base key, the pending key, both values, how to apply."""
@@ -324,21 +331,7 @@ class Merger:
             row = local.get(person.id)
             reason = remote.attendance.get((cm, student_remote), "")
             value = self.codes.get(reason, "Н" if reason else "")
-            uuid = cell_uuid(lesson.uuid, person)
-            found.append(
-                Candidate(
-                    uuid,
-                    uuid,
-                    "Attendance",
-                    row.code if row else "",
-                    value,
-                    self._attendance_apply(lesson, person, row, value),
-                    lesson,
-                    person,
-                    "посещаемость",
-                    {"kind": "attendance", "lesson_id": lesson.id, "student_id": person.id},
-                )
-            )
+            found.append(self._cell("attendance", lesson, lesson, person, row, value))
         return found
 
     def _marks(
@@ -371,21 +364,7 @@ class Merger:
                 if assignment is None:
                     continue
                 assignments[type_id] = assignment
-            uuid = cell_uuid(assignment.uuid, person)
-            found.append(
-                Candidate(
-                    uuid,
-                    uuid,
-                    "Mark",
-                    row.value if row else "",
-                    value,
-                    self._mark_apply(assignment, person, row, value),
-                    lesson,
-                    person,
-                    "отметка",
-                    {"kind": "mark", "assignment_id": assignment.id, "student_id": person.id},
-                )
-            )
+            found.append(self._cell("mark", assignment, lesson, person, row, value))
         return found
 
     # --- applying -------------------------------------------------------------------
@@ -404,39 +383,38 @@ class Merger:
         return apply
 
     @staticmethod
-    def _mark_apply(assignment, person, row, value) -> Callable[[Any], None]:
+    def _cell(kind: str, owner, lesson: Lesson, person: Person, row, value: str) -> Candidate:
+        """A mark (owner: its assignment) or an absence (owner: its lesson) to settle."""
+        model, field, what = CELL_KINDS[kind]
+        uuid = cell_uuid(owner.uuid, person)
+
         def apply(rec) -> None:
-            if assignment.id is None:
-                assignment.save()  # made for a mark only АСУ РСО had
-                rec.record("assignment.pull", assignment)
+            if owner.id is None:  # an assignment made for a mark only АСУ РСО had
+                owner.save()
+                rec.record("assignment.pull", owner)
+            parent = "assignment" if kind == "mark" else "lesson"
             _apply_cell(
                 rec,
-                "mark",
+                kind,
                 row,
                 value,
-                "value",
-                lambda: Mark(
-                    uuid=cell_uuid(assignment.uuid, person), assignment=assignment, student=person
-                ),
+                field,
+                lambda: model(uuid=uuid, student=person, **{parent: owner}),
             )
 
-        return apply
-
-    @staticmethod
-    def _attendance_apply(lesson, person, row, value) -> Callable[[Any], None]:
-        def apply(rec) -> None:
-            _apply_cell(
-                rec,
-                "attendance",
-                row,
-                value,
-                "code",
-                lambda: Attendance(
-                    uuid=cell_uuid(lesson.uuid, person), lesson=lesson, student=person
-                ),
-            )
-
-        return apply
+        owner_key = "assignment_id" if kind == "mark" else "lesson_id"
+        return Candidate(
+            uuid,
+            uuid,
+            model.__name__,
+            getattr(row, field) if row else "",
+            value,
+            apply,
+            lesson,
+            person,
+            what,
+            {"kind": kind, owner_key: owner.id, "student_id": person.id},
+        )
 
     def _new_assignment(self, lesson: Lesson, type_id: int) -> Assignment | None:
         """An unsaved assignment for a mark only АСУ РСО has (saved if the mark is taken).
