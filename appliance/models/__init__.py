@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .archive import ArchiveRecord
+from .archive import ArchiveRecord, ArchiveVerification
 from .audit import AuditEntry, LoginEvent, PersonalDataView
 from .base import BaseModel, PublishedModel, SyncedModel, database, new_uuid, now
 from .comms import (
@@ -89,6 +89,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Job,
     ScheduleRun,
     ArchiveRecord,
+    ArchiveVerification,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
