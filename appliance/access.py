@@ -132,6 +132,26 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
         READ: frozenset({"director", "deputy", "admin"}),
         WRITE: frozenset({"admin"}),
     },
+    # reports (§8): user activity, journal filling, progress and attendance, the summary
+    # sheet, the director's monthly control; read by the office and the inspector,
+    # generated as XLSX/PDF by the director and the deputy
+    "reports": {
+        READ: frozenset({"director", "deputy", "inspector"}),
+        WRITE: frozenset({"director", "deputy"}),
+    },
+    # the year-end archive on removable media (§9.2): its register for the office; the
+    # admin writes and verifies it
+    "archive": {
+        READ: frozenset({"director", "deputy", "admin"}),
+        WRITE: frozenset({"admin"}),
+    },
+    # destroying archive units whose retention has passed: the director signs the act
+    "archive_destroy": {WRITE: frozenset({"director"})},
+    # database backups (separate from the archive): the admin runs and restores them
+    "backup": {
+        READ: frozenset({"director", "admin"}),
+        WRITE: frozenset({"admin"}),
+    },
 }
 
 # Permissions that only make sense within a class scope.

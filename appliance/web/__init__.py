@@ -259,6 +259,8 @@ BLUEPRINTS = (
     "settings",
     "setup",
     "sync",
+    "reports",
+    "archive",
     "timetable",
     "years",
 )
