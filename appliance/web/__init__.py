@@ -261,6 +261,7 @@ BLUEPRINTS = (
     "sync",
     "reports",
     "archive",
+    "backup",
     "timetable",
     "years",
 )
