@@ -23,6 +23,7 @@ import os
 import random
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from . import outbox
 from . import settings as sync_settings
 from .credentials import CredentialsError
 from .netschool import NeedsManualAction, NetSchoolClient, NetSchoolError, Unavailable
-from .push import Pusher
+from .push import Prepared, Pusher
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ def _run(
     try:
         client.handshake()  # the probe, and a wrong password found now, not mid-batch
         _check_delayed(client, run, result, report)
-        _push_all(client, result, report, batch_size or config.batch_size, max_batches)
+        size = batch_size or config.batch_size
+        _push_all(client, result, report, size, max_batches, counted=progress is not None)
         notes: list[str] = []
         if pull and result.status == "ok":
             notes = _pull_all(client, config, result, report)
@@ -171,30 +173,57 @@ def _push_all(
     report: Progress,
     batch_size: int,
     max_batches: int | None,
+    counted: bool = True,
 ) -> None:
-    total = ready_count()
+    """Push ready batches, one request in flight while the next batch is prepared.
+
+    The requests of a batch go from a second thread while this one records the
+    previous batch and prepares the next (reading the outbox, committing its attempt):
+    the box's bookkeeping overlaps the wait for АСУ РСО instead of adding to it.
+    Batches still go out one after another, in order. A batch prepared behind one that
+    failed is not sent: its attempt is already committed, so the next run reads its
+    cells back before writing them (as after a lost answer).
+
+    The cells to send are counted only for a progress bar (`counted`): with a backlog
+    the count costs as much as a batch, and the loop shows no bar.
+    """
+    total = ready_count() if counted else 0
     report(0, total, "Отправка изменений в АСУ РСО…")
     pusher = Pusher(client, year_of=current_year)
     batches = 0
     cursor = 0  # where the scan of the outbox goes on from, within this run
-    while max_batches is None or batches < max_batches:
-        items = outbox.pending_batch(batch_size, after_seq=cursor)
-        if not items:
-            break
-        cursor = items[-1].first_seq
-        batches += 1
-        outcome = pusher.push(items)
-        result.pushed += len(outcome.accepted)
-        result.parked += len(outcome.parked)
-        result.failed += len(outcome.failed)
-        done = result.pushed + result.parked + result.failed
-        report(min(done, total), max(total, done), f"Отправлено {result.pushed} из {total}")
-        if outcome.failed:
-            # The upstream is in trouble: stop here, the loop comes back after a wait.
-            result.status = "offline"
-            result.message = f"Отправка прервалась: {outcome.error}"
-            result.retry_after = outcome.retry_after
-            return
+    in_flight: tuple[Prepared, Future] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send") as sender:
+        while True:
+            prepared = None
+            if max_batches is None or batches < max_batches:
+                items = outbox.pending_batch(batch_size, after_seq=cursor)
+                if items:
+                    cursor = items[-1].first_seq
+                    batches += 1
+                    prepared = pusher.prepare(items)
+            if in_flight is not None:
+                done, request = in_flight
+                in_flight = None
+                try:
+                    request.result()
+                finally:
+                    pusher.record(done.result)
+                outcome = done.result
+                result.pushed += len(outcome.accepted)
+                result.parked += len(outcome.parked)
+                result.failed += len(outcome.failed)
+                sent = result.pushed + result.parked + result.failed
+                report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
+                if outcome.failed:
+                    # The upstream is in trouble: stop here, the loop comes back after a wait.
+                    result.status = "offline"
+                    result.message = f"Отправка прервалась: {outcome.error}"
+                    result.retry_after = outcome.retry_after
+                    return
+            if prepared is None:
+                return
+            in_flight = (prepared, sender.submit(pusher.send, prepared))
 
 
 def _check_delayed(client: NetSchoolClient, run: SyncRun, result: RunResult, report) -> None:

@@ -82,7 +82,7 @@ class Item:
 
 
 class _Row(NamedTuple):
-    """One outbox entry as the batch reads it."""
+    """One outbox entry as the batch reads it (times as SQLite stores them: text)."""
 
     seq: int
     entity_type: str
@@ -91,8 +91,8 @@ class _Row(NamedTuple):
     payload: str
     state: str
     attempts: int
-    created_at: dt.datetime
-    next_attempt_at: dt.datetime | None
+    created_at: str
+    next_attempt_at: str | None
 
 
 _TABLE = '"outbox_entry"'
@@ -100,11 +100,6 @@ _TABLE = '"outbox_entry"'
 
 def _when(value: str | dt.datetime) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-
-
-@dataclass
-class _Group:
-    entries: list = field(default_factory=list)  # rows of OutboxEntry as named tuples
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -154,35 +149,30 @@ def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int
             break
     if not keys:
         return []
-    groups: dict[tuple[str, str], _Group] = {(t, u): _Group() for t, u, _ in keys}
+    entries: dict[tuple[str, str], list[_Row]] = {(t, u): [] for t, u, _ in keys}
     uuids = [u for _, u, _ in keys]
     for chunk in _chunks(uuids):
         rows = database.execute_sql(
             f"SELECT seq, entity_type, entity_uuid, op, payload, state, attempts, created_at,"
             f" next_attempt_at FROM {_TABLE} WHERE entity_uuid IN ({_marks(chunk)})"
-            " AND state IN ('pending', 'parked') ORDER BY seq",
+            # `+state`: look the cells up by uuid, not every pending entry by state
+            " AND +state IN ('pending', 'parked') ORDER BY seq",
             list(chunk),
         ).fetchall()
         for row in rows:
-            entry = _Row(*row[:7], _when(row[7]), _when(row[8]) if row[8] else None)
-            group = groups.get((entry.entity_type, entry.entity_uuid))
-            if group is not None:
-                group.entries.append(entry)
+            found = entries.get((row[1], row[2]))
+            if found is not None:
+                found.append(_Row(*row))
     items = []
     for entity_type, entity_uuid, _ in keys:
-        entries = groups[(entity_type, entity_uuid)].entries
-        waiting = [
-            e
-            for e in entries
-            if e.state == "pending" and e.next_attempt_at and e.next_attempt_at > at
-        ]
-        if waiting or not any(e.state == "pending" for e in entries):
-            continue  # a later entry of the cell waits for its retry time: so does the cell
-        latest_pending = max(e.seq for e in entries if e.state == "pending")
-        # A parked entry after the latest pending one cannot happen (parking covers only
-        # what was sent), but never let an older value cover a newer one.
-        covered = [e for e in entries if e.seq <= latest_pending]
+        cell = entries[(entity_type, entity_uuid)]
+        # Most cells have one entry: it is the item (the general rule below, cheaper).
+        covered = cell if len(cell) == 1 else _covered(cell, at)
+        if not covered:
+            continue
         latest = covered[-1]
+        if latest.state != "pending" or _waits(latest, at):
+            continue
         payload = json.loads(latest.payload or "{}")
         items.append(
             Item(
@@ -192,11 +182,31 @@ def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int
                 payload=payload,
                 seqs=tuple(e.seq for e in covered),
                 attempts=max(e.attempts for e in covered if e.state == "pending"),
-                created_at=latest.created_at,
+                created_at=_when(latest.created_at),
                 last_known=payload if latest.op != "delete" else before_delete(entity_uuid),
             )
         )
     return items
+
+
+def _waits(entry: _Row, at: dt.datetime) -> bool:
+    """A pending entry whose retry time has not come."""
+    return bool(entry.next_attempt_at) and _when(entry.next_attempt_at) > at
+
+
+def _covered(entries: list[_Row], at: dt.datetime) -> list[_Row]:
+    """The entries of one cell its item covers: up to the latest pending one.
+
+    Nothing ([]) when any pending entry waits for its retry time (so does the cell) or
+    only parked entries are left (a new edit brings the cell back).
+    """
+    pending = [e for e in entries if e.state == "pending"]
+    if not pending or any(_waits(e, at) for e in pending):
+        return []
+    latest_pending = pending[-1].seq  # entries come in order of seq
+    # A parked entry after the latest pending one cannot happen (parking covers only
+    # what was sent), but never let an older value cover a newer one.
+    return [e for e in entries if e.seq <= latest_pending]
 
 
 def before_delete(entity_uuid: str) -> dict[str, Any]:
@@ -246,22 +256,13 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
                 f" WHERE seq IN ({_marks(chunk)}) AND state IN ('pending', 'parked')",
                 [stamp, *chunk],
             ).rowcount
-        # After the update, what is still pending or parked for these cells is newer
-        # than what was accepted: those rows keep waiting for their own acceptance.
-        uuids = list({item.entity_uuid for item in items if item.op != "delete"})
-        waiting: set[str] = set()
-        for chunk in _chunks(uuids):
-            waiting.update(
-                uuid
-                for (uuid,) in database.execute_sql(
-                    f"SELECT entity_uuid FROM {_TABLE} WHERE entity_uuid IN ({_marks(chunk)})"
-                    " AND state IN ('pending', 'parked')",
-                    list(chunk),
-                )
-            )
+        # After the update, what is still pending or parked for a cell is newer than
+        # what was accepted: such a row keeps waiting for its own acceptance (NOT EXISTS).
+        # The `+` keep SQLite on the uuid indexes (not every unpublished row by its
+        # published_at, nor every pending entry by its state).
         by_model: dict[str, list[str]] = {}
         for item in items:
-            if item.op != "delete" and item.entity_uuid not in waiting:
+            if item.op != "delete":
                 by_model.setdefault(item.entity_type, []).append(item.entity_uuid)
         for entity_type, found in by_model.items():
             model = PUBLISHED_MODELS.get(entity_type)
@@ -271,7 +272,8 @@ def mark_accepted(items: Sequence[Item], accepted_at: dt.datetime | None = None)
             for chunk in _chunks(found):
                 database.execute_sql(
                     f"UPDATE {table} SET published_at = ? WHERE uuid IN ({_marks(chunk)})"
-                    " AND published_at IS NULL",
+                    f" AND +published_at IS NULL AND NOT EXISTS (SELECT 1 FROM {_TABLE} o"
+                    f" WHERE o.entity_uuid = {table}.uuid AND +o.state IN ('pending', 'parked'))",
                     [stamp, *chunk],
                 )
     return changed
@@ -378,26 +380,28 @@ def groups_waiting_since(before: dt.datetime) -> set[int]:
     may have changed the same cell in АСУ РСО meanwhile, so its group is read back
     before the push (`engine`) and a cell changed on both sides becomes a conflict.
     """
+    # `+o.state`: found by age (the created_at index) — usually few entries are old,
+    # while a backlog holds many pending ones
     rows = database.execute_sql(
         f"""
         SELECT json_extract(o.payload, '$.group') FROM {_TABLE} o
-         WHERE o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Lesson'
+         WHERE +o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Lesson'
         UNION
         SELECT l.group_id FROM {_TABLE} o
           JOIN "lesson" l ON l.id = json_extract(o.payload, '$.lesson')
-         WHERE o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Attendance'
+         WHERE +o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Attendance'
         UNION
         SELECT l.group_id FROM {_TABLE} o
           JOIN "assignment" a ON a.id = json_extract(o.payload, '$.assignment')
           JOIN "lesson" l ON l.id = a.lesson_id
-         WHERE o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Mark'
+         WHERE +o.state = 'pending' AND o.created_at <= ? AND o.entity_type = 'Mark'
         """,
         (str(before), str(before), str(before)),
     ).fetchall()
     found = {int(group) for (group,) in rows if group is not None}
     # A deletion's payload is empty: its lesson comes from the row as it was.
     deletes = database.execute_sql(
-        f"SELECT DISTINCT entity_type, entity_uuid FROM {_TABLE} WHERE state = 'pending'"
+        f"SELECT DISTINCT entity_type, entity_uuid FROM {_TABLE} WHERE +state = 'pending'"
         " AND op = 'delete' AND created_at <= ? AND entity_type IN ('Mark', 'Attendance')",
         (str(before),),
     ).fetchall()

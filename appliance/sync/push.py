@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,13 +30,13 @@ from typing import Any, NamedTuple
 
 from ..db import write
 from ..models import (
-    Assignment,
     Lesson,
     OutboxEntry,
     Person,
     SubjectGroup,
     Term,
     WorkType,
+    database,
     now,
 )
 from . import bases, match, outbox
@@ -71,6 +72,9 @@ class Outcome:
     retry_after: float | None = None
     # cell bases to store with the acceptance: entity_uuid → (entity_type, value)
     bases: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # АСУ РСО's refusals as it worded them, collected while sending (no database there);
+    # `record` names the students and groups in them and parks the items
+    refused: list[tuple[Item, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +110,16 @@ def _name_of(entity: str, uuid: str) -> str | None:
         return f"{person.last_name} {person.first_name}" if person else None
     group = SubjectGroup.get_or_none(SubjectGroup.uuid == uuid)
     return f"«{group.name}»" if group else None
+
+
+def _rows(sql: str, ids: Sequence) -> Iterable[tuple]:
+    """Rows of `sql` whose one `IN ({})` takes `ids`, in pieces SQLite can bind."""
+    for chunk in _chunks(ids):
+        yield from database.execute_sql(sql.format(", ".join("?" * len(chunk))), list(chunk))
+
+
+def _date(value: str | dt.date) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
 def _ref(data: dict[str, Any], name: str) -> Any:
@@ -153,6 +167,9 @@ class Pusher:
         self._terms: dict[int, list[tuple[dt.date, dt.date, str]]] = {}
         self._first_of_type: dict[int, dict[int, int]] = {}  # lesson → type → assignment
         self._work_types: dict[int, int] | None = None  # work type id → NetSchool type
+        # `send` may run in another thread while the next batch is prepared: whoever
+        # talks to АСУ РСО holds this, so preparing (a re-match, the work types) waits
+        self._net = threading.RLock()
 
     # --- ids -----------------------------------------------------------------------
 
@@ -168,7 +185,8 @@ class Pusher:
         self.refreshed = True
         year = self._year_of()
         if year is not None:
-            self.report = match.refresh(self.client, year)
+            with self._net:
+                self.report = match.refresh(self.client, year)
         self._ids.clear()
 
     def remote(self, entity: str, uuid: str, what: str) -> str:
@@ -211,7 +229,9 @@ class Pusher:
         """The NetSchool assignment type of a work type: by name, then abbreviation."""
         if self._types is None:
             self._types = {}
-            for row in self.client.assignment_types():
+            with self._net:
+                rows = self.client.assignment_types()
+            for row in rows:
                 for key in (row.get("name"), row.get("abbr")):
                     if key:
                         self._types.setdefault(match.norm(key), int(row["id"]))
@@ -234,8 +254,8 @@ class Pusher:
         return prepared.result
 
     # The three steps of a batch: `prepare` and `record` use the database, `send` only
-    # the network (so a batch could be prepared while the previous one is in flight:
-    # measured, it gained little under the GIL, and the run stays sequential).
+    # the network, so the engine prepares the next batch and records the previous one
+    # while a batch is in flight (`engine._push_all`).
 
     def prepare(self, items: Sequence[Item]) -> Prepared:
         """Plan each item's request and commit the attempt (`outbox.begin`)."""
@@ -253,10 +273,11 @@ class Pusher:
 
     def send(self, prepared: Prepared) -> Outcome:
         """The requests of a prepared batch (no database access: may run in a thread)."""
-        self.down = None
-        self._send_cells(prepared.cells, prepared.result)
-        for item, do, read, expected in prepared.singles:
-            self._send_one(item, do, read, expected, prepared.result)
+        with self._net:
+            self.down = None
+            self._send_cells(prepared.cells, prepared.result)
+            for item, do, read, expected in prepared.singles:
+                self._send_one(item, do, read, expected, prepared.result)
         return prepared.result
 
     def _plan(self, item: Item, result: Outcome, cells: list[Cell], singles: list) -> None:
@@ -285,46 +306,43 @@ class Pusher:
                 wanted_assignments.add(_ref(data, "assignment"))
             else:
                 wanted_lessons.add(_ref(data, "lesson"))
+        # Plain SQL: building these peewee queries cost more than running them.
         missing = [a for a in wanted_assignments if a not in self._assignments]
-        for chunk in _chunks(missing):
-            query = Assignment.select(Assignment.id, Assignment.lesson, Assignment.work_type)
-            for aid, lesson_id, work_type_id in query.where(Assignment.id.in_(chunk)).tuples():
-                self._assignments[aid] = (lesson_id, work_type_id)
+        for aid, lesson_id, work_type_id in _rows(
+            'SELECT id, lesson_id, work_type_id FROM "assignment" WHERE id IN ({})', missing
+        ):
+            self._assignments[aid] = (lesson_id, work_type_id)
         wanted_lessons |= {
             self._assignments[a][0] for a in wanted_assignments if a in self._assignments
         }
         lessons = [lid for lid in wanted_lessons if lid not in self._lesson_rows]
-        for chunk in _chunks(lessons):
-            query = Lesson.select(
-                Lesson.id, Lesson.uuid, Lesson.group, Lesson.date, Lesson.number
-            ).where(Lesson.id.in_(chunk))
-            for row in query.tuples():
-                self._lesson_rows[row[0]] = LessonRow(*row)
+        for lid, uuid, group_id, date, number in _rows(
+            'SELECT id, uuid, group_id, date, number FROM "lesson" WHERE id IN ({})', lessons
+        ):
+            self._lesson_rows[lid] = LessonRow(lid, uuid, group_id, _date(date), number)
         # every assignment of those lessons: which one of each type АСУ РСО has
         # every batch: a teacher may add or delete an assignment while a run goes on
         fresh = [lid for lid in wanted_lessons if lid in self._lesson_rows]
         for lid in fresh:
             self._first_of_type.pop(lid, None)
-        for chunk in _chunks(fresh):
-            query = (
-                Assignment.select(Assignment.id, Assignment.lesson, Assignment.work_type)
-                .where(Assignment.lesson.in_(chunk))
-                .order_by(Assignment.id)
-            )
-            for aid, lesson_id, work_type_id in query.tuples():
-                self._assignments[aid] = (lesson_id, work_type_id)
-                firsts = self._first_of_type.setdefault(lesson_id, {})
-                firsts.setdefault(self.work_type_id(work_type_id), aid)
+        for aid, lesson_id, work_type_id in _rows(
+            'SELECT id, lesson_id, work_type_id FROM "assignment" WHERE lesson_id IN ({})'
+            " ORDER BY id",
+            fresh,
+        ):
+            self._assignments[aid] = (lesson_id, work_type_id)
+            firsts = self._first_of_type.setdefault(lesson_id, {})
+            firsts.setdefault(self.work_type_id(work_type_id), aid)
         groups = {r.group_id for r in self._lesson_rows.values()} - set(self._groups)
-        for chunk in _chunks(list(groups)):
-            query = SubjectGroup.select(SubjectGroup.id, SubjectGroup.uuid, SubjectGroup.year)
-            for gid, uuid, year_id in query.where(SubjectGroup.id.in_(chunk)).tuples():
-                self._groups[gid] = (uuid, year_id)
+        for gid, uuid, year_id in _rows(
+            'SELECT id, uuid, year_id FROM "subject_group" WHERE id IN ({})', list(groups)
+        ):
+            self._groups[gid] = (uuid, year_id)
         people = [p for p in wanted_people if p not in self._people]
-        for chunk in _chunks(people):
-            query = Person.select(Person.id, Person.uuid, Person.last_name, Person.first_name)
-            for pid, uuid, last, first in query.where(Person.id.in_(chunk)).tuples():
-                self._people[pid] = (uuid, last, first)
+        for pid, uuid, last, first in _rows(
+            'SELECT id, uuid, last_name, first_name FROM "person" WHERE id IN ({})', people
+        ):
+            self._people[pid] = (uuid, last, first)
 
     def _student(self, student_id: Any) -> str:
         if student_id not in self._people:
@@ -494,7 +512,7 @@ class Pusher:
         try:
             idempotent_write(do, read, expected, check_first=item.attempts > 0)
         except Rejected as reason:
-            result.parked.append((item, self.explain(reason.reason)))
+            result.refused.append((item, reason.reason))
         except NeedsManualAction:
             raise
         except Unavailable as error:
@@ -572,7 +590,7 @@ class Pusher:
             self._quickedit(sg, cells)
         except Rejected as reason:
             if len(cells) == 1:
-                result.parked.append((cells[0].item, self.explain(reason.reason)))
+                result.refused.append((cells[0].item, reason.reason))
                 return
             for cell in cells:  # find the one АСУ РСО refuses; the others go on
                 self._send_group_one(sg, cell, result)
@@ -601,7 +619,7 @@ class Pusher:
         try:
             self._quickedit(sg, [cell])
         except Rejected as reason:
-            result.parked.append((cell.item, self.explain(reason.reason)))
+            result.refused.append((cell.item, reason.reason))
         except NeedsManualAction:
             raise
         except Unavailable as error:
@@ -631,6 +649,8 @@ class Pusher:
         """Store the outcome: accepted (with bases), parked, failed — one transaction."""
         at = now()
         accepted = {item.entity_uuid for item in result.accepted}
+        result.parked.extend((item, self.explain(reason)) for item, reason in result.refused)
+        result.refused.clear()
         with write():
             outbox.mark_accepted(result.accepted, accepted_at=at)
             bases.remember_many(
