@@ -16,6 +16,7 @@ from appliance.sync.emulator import (
     seed_from_box,
 )
 from appliance.sync.netschool import NetSchoolClient
+from appliance.sync.push import Pusher
 
 from .browser_support import served
 from .factories import SchoolFactory
@@ -243,3 +244,34 @@ def test_while_a_new_value_waits_readers_see_the_accepted_one(school, upstream, 
     OutboxEntry.update(next_attempt_at=None).execute()
     assert engine.run_once(settings, client=client_for(url), pull=False).status == "ok"
     assert seen() == (["3"], "Н", "Сложение дробей", "№ 2", ["3"])
+
+
+def test_a_batch_in_flight_is_recorded_when_preparing_the_next_fails(
+    school, upstream, settings, monkeypatch
+):
+    """Batches overlap (the next is prepared while one is in flight): a failure while
+    preparing must still record what the batch in flight achieved."""
+    url, store, _ = upstream
+    lesson = lesson_today(school)
+    assignment = journal.default_assignment(lesson, user=teacher(school), ip="t")
+    first, second = school.students["5А"][:2]
+    journal.set_mark(assignment, first.id, "5", user=teacher(school), ip="t")
+    journal.set_mark(assignment, second.id, "4", user=teacher(school), ip="t")
+    prepare = Pusher.prepare
+    calls = []
+
+    def failing_second(self, items):
+        calls.append(items)
+        if len(calls) == 3:  # the assignment, the first mark, then the second mark
+            raise RuntimeError("диск отвалился")
+        return prepare(self, items)
+
+    monkeypatch.setattr(Pusher, "prepare", failing_second)
+    result = engine.run_once(settings, client=client_for(url), pull=False, batch_size=1)
+
+    assert result.status == "error" and "диск отвалился" in result.message
+    assert [m["mark"] for m in store.state()["marks"]] == ["5"]
+    marks = {m.student_id: m for m in Mark.select()}
+    assert marks[first.id].published_at is not None  # accepted and recorded
+    assert marks[second.id].published_at is None
+    assert outbox.counts()["pending"] == 1

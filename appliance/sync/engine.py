@@ -35,7 +35,7 @@ from . import outbox
 from . import settings as sync_settings
 from .credentials import CredentialsError
 from .netschool import NeedsManualAction, NetSchoolClient, NetSchoolError, Unavailable
-from .push import Prepared, Pusher
+from .push import Outcome, Prepared, Pusher
 
 log = logging.getLogger(__name__)
 
@@ -193,37 +193,46 @@ def _push_all(
     batches = 0
     cursor = 0  # where the scan of the outbox goes on from, within this run
     in_flight: tuple[Prepared, Future] | None = None
+
+    def settle(done: Prepared, request: Future) -> Outcome:
+        """Wait for a batch in flight and record what came of it (whatever happened)."""
+        try:
+            request.result()
+        finally:
+            pusher.record(done.result)
+        outcome = done.result
+        result.pushed += len(outcome.accepted)
+        result.parked += len(outcome.parked)
+        result.failed += len(outcome.failed)
+        sent = result.pushed + result.parked + result.failed
+        report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
+        return outcome
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send") as sender:
-        while True:
-            prepared = None
-            if max_batches is None or batches < max_batches:
-                items = outbox.pending_batch(batch_size, after_seq=cursor)
-                if items:
-                    cursor = items[-1].first_seq
-                    batches += 1
-                    prepared = pusher.prepare(items)
-            if in_flight is not None:
-                done, request = in_flight
-                in_flight = None
-                try:
-                    request.result()
-                finally:
-                    pusher.record(done.result)
-                outcome = done.result
-                result.pushed += len(outcome.accepted)
-                result.parked += len(outcome.parked)
-                result.failed += len(outcome.failed)
-                sent = result.pushed + result.parked + result.failed
-                report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
-                if outcome.failed:
-                    # The upstream is in trouble: stop here, the loop comes back after a wait.
-                    result.status = "offline"
-                    result.message = f"Отправка прервалась: {outcome.error}"
-                    result.retry_after = outcome.retry_after
+        try:
+            while True:
+                prepared = None
+                if max_batches is None or batches < max_batches:
+                    items = outbox.pending_batch(batch_size, after_seq=cursor)
+                    if items:
+                        cursor = items[-1].first_seq
+                        batches += 1
+                        prepared = pusher.prepare(items)
+                if in_flight is not None:
+                    outcome = settle(*in_flight)
+                    in_flight = None
+                    if outcome.failed:
+                        # The upstream is in trouble: stop; the loop comes back after a wait.
+                        result.status = "offline"
+                        result.message = f"Отправка прервалась: {outcome.error}"
+                        result.retry_after = outcome.retry_after
+                        return
+                if prepared is None:
                     return
-            if prepared is None:
-                return
-            in_flight = (prepared, sender.submit(pusher.send, prepared))
+                in_flight = (prepared, sender.submit(pusher.send, prepared))
+        finally:
+            if in_flight is not None:  # preparing the next batch failed: keep this one's result
+                settle(*in_flight)
 
 
 def _check_delayed(client: NetSchoolClient, run: SyncRun, result: RunResult, report) -> None:
