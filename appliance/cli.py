@@ -417,3 +417,13 @@ main.add_command(emulator_command)
 from .cli_sync import sync as sync_command  # noqa: E402
 
 main.add_command(sync_command)
+
+from .cli_keys import keys as keys_group  # noqa: E402
+
+main.add_command(keys_group)
+
+from .cli_backup import backup as backup_command  # noqa: E402
+from .cli_backup import restore as restore_command  # noqa: E402
+
+main.add_command(backup_command)
+main.add_command(restore_command)

@@ -104,6 +104,18 @@ def weekly(weekday: int, hour: int) -> Callable[[dt.datetime, dt.datetime | None
     return due
 
 
+def daily(hour: int) -> Callable[[dt.datetime, dt.datetime | None], bool]:
+    """Due once a day, from ``hour`` o'clock on (the nightly backup)."""
+
+    def due(moment: dt.datetime, last: dt.datetime | None) -> bool:
+        start = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
+        if start > moment:
+            start -= dt.timedelta(days=1)
+        return last is None or last < start
+
+    return due
+
+
 PERIODIC: list[Periodic] = []
 
 

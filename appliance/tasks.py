@@ -7,6 +7,7 @@ imports this module too, so a page can queue any job kind.
 from __future__ import annotations
 
 from . import jobs
+from .backup import dbbackup as _backup  # noqa: F401  (nightly backup, «Сделать копию сейчас»)
 from .parent_notices import digest, letters  # noqa: F401  (weekly digest, letters to parents)
 from .sync import tasks as _sync_tasks  # noqa: F401  («Синхронизировать сейчас»)
 
