@@ -18,6 +18,7 @@ from .models import (
     SchoolClass,
     User,
 )
+from .reports.activity import login_stats  # the §8.1 report counts logins the same way
 
 PAGE = 100
 
@@ -90,26 +91,10 @@ class ActivityRow:
 
 def activity_rows(days: int) -> list[ActivityRow]:
     """Per-user login statistics over the last `days` days (§7.2, §8.1)."""
-    since = dt.datetime.now() - dt.timedelta(days=days)
-    success = fn.SUM(LoginEvent.success.cast("integer"))
-    stats = (
-        LoginEvent.select(
-            LoginEvent.user,
-            success.alias("logins"),
-            (fn.COUNT(LoginEvent.id) - success).alias("failures"),
-            fn.MAX(LoginEvent.at).alias("last_at"),
-        )
-        .where((LoginEvent.at >= since) & LoginEvent.user.is_null(False))
-        .group_by(LoginEvent.user)
-        .dicts()
-    )
-    by_user = {row["user"]: row for row in stats}
-    accounts = User.select(User, Person).join(Person).where(User.id.in_(list(by_user)))
+    stats = login_stats(dt.datetime.now() - dt.timedelta(days=days))
+    accounts = User.select(User, Person).join(Person).where(User.id.in_(list(stats)))
     rows = [
-        ActivityRow(
-            a, by_user[a.id]["logins"] or 0, by_user[a.id]["failures"] or 0, a.last_login_at
-        )
-        for a in accounts
+        ActivityRow(a, stats[a.id].logins, stats[a.id].failures, a.last_login_at) for a in accounts
     ]
     rows.sort(key=lambda r: (-r.logins, r.account.person.last_name))
     return rows

@@ -59,6 +59,7 @@ NAVIGATION = [
     ("periods.index", "Отметки за период", "journal", "read"),
     ("periods.progress", "Выполнение КТП", "journal", "read"),
     ("control.index", "Контроль журнала", "journal_control", "read"),
+    ("reports.index", "Отчёты", "reports", "read"),
     ("timetable.index", "Расписание", "timetable", "read"),
     ("planning.index", "План года", "planning", "read"),
     ("atrisk.index", "Уведомления родителям", "parent_notices", "read"),
