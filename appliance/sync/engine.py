@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..db import write
-from ..models import OutboxEntry, SyncRun, now
+from ..models import OutboxEntry, School, SyncRun, now
 from ..school_calendar import current_year
 from . import outbox
 from . import settings as sync_settings
@@ -143,6 +143,8 @@ def _run(
     report = progress or (lambda done, total, message: None)
     try:
         client.handshake()  # the probe, and a wrong password found now, not mid-batch
+        if restored(settings):
+            _reconcile_restored(settings, client, result, report)
         _check_delayed(client, run, result, report)
         size = batch_size or config.batch_size
         _push_all(client, result, report, size, max_batches, counted=progress is not None)
@@ -233,6 +235,55 @@ def _push_all(
         finally:
             if in_flight is not None:  # preparing the next batch failed: keep this one's result
                 settle(*in_flight)
+
+
+INSTANCE_FILE = "sync.instance"
+
+
+def restored(settings: Settings) -> bool:
+    """Has the database been replaced (restored from a backup) since the last sync?
+
+    `ezh restore` gives the database a new `School.instance_id`; the data directory keeps
+    the id the sync last ran against (`sync.instance`). No file yet: a first sync, and
+    the id is written down now.
+    """
+    current = School.select(School.instance_id).scalar() or ""
+    file = settings.data_dir / INSTANCE_FILE
+    try:
+        known = file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        _remember_instance(settings, current)
+        return False
+    return bool(current) and known != current
+
+
+def _remember_instance(settings: Settings, instance: str) -> None:
+    file = settings.data_dir / INSTANCE_FILE
+    tmp = file.with_name(file.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(instance + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, file)
+
+
+def _reconcile_restored(
+    settings: Settings, client: NetSchoolClient, result: RunResult, report: Progress
+) -> None:
+    """After a restore, before anything is sent: read every journal back with АСУ РСО
+    winning where the cells differ (`pull_journals(restored=True)`). Only when that has
+    gone through is the new database's id written down; a failed run does it again."""
+    from .match import refresh
+    from .pull import pull_journals
+
+    year = current_year()
+    if year is not None:
+        report(0, 0, "База восстановлена из копии: сверка журналов с АСУ РСО…")
+        refresh(client, year)
+        checked = pull_journals(client, progress=report, restored=True)
+        result.pulled += checked.applied
+        result.conflicts += checked.conflicts
+    _remember_instance(settings, School.select(School.instance_id).scalar() or "")
 
 
 def _check_delayed(client: NetSchoolClient, run: SyncRun, result: RunResult, report) -> None:

@@ -113,9 +113,17 @@ def pull_journals(
     *,
     progress: Callable[[int, int, str], None] | None = None,
     group_ids: set[int] | None = None,
+    restored: bool = False,
 ) -> PullResult:
     """Read back every matched group's journal (or only `group_ids`) for the running
-    term(s)."""
+    term(s).
+
+    `restored`: the box's database came back from a backup, so its unsent edits may be
+    older than what АСУ РСО holds (they may even have reached it, and been changed since,
+    after the backup was made). Then АСУ РСО wins every cell that differs: its value is
+    taken, the box's is kept in a conflict for the teacher, and the box's stale edit of
+    a mark or absence is not sent.
+    """
     result = PullResult()
     year = current_year()
     if year is None:
@@ -133,7 +141,7 @@ def pull_journals(
         query = query.where(SubjectGroup.id.in_(list(group_ids)))
     chosen = list(query)
     people = {remote: local for local, remote in match.known("Person").items()}
-    merger = Merger(client, people)
+    merger = Merger(client, people, restored=restored)
     for index, group in enumerate(chosen, 1):
         for term, remote_term in terms:
             if remote_term is None:
@@ -229,9 +237,12 @@ def load_rows(group: SubjectGroup, term: Term, lesson_ids: dict[str, str]) -> Gr
 class Merger:
     """Three-way merge of group-term journals (see the module's rule)."""
 
-    def __init__(self, client: NetSchoolClient, people: dict[str, str]) -> None:
+    def __init__(
+        self, client: NetSchoolClient, people: dict[str, str], restored: bool = False
+    ) -> None:
         from .push import Pusher
 
+        self.restored = restored
         self.mapping = client.mapping
         self._pusher = Pusher(client)
         self._types: dict[int, int] = {}
@@ -264,6 +275,8 @@ class Merger:
                 if outcome in ("conflict", "conflict-remote"):
                     self._conflict(c, group, "local" if outcome == "conflict" else "remote")
                     conflicts += 1
+                if outcome == "conflict-remote" and not c.field_level:
+                    _supersede(c.pending_key)  # (after a restore) the stale edit stays here
                 bases.remember(c.key, c.entity_type, c.remote)
         return applied, conflicts
 
@@ -293,6 +306,8 @@ class Merger:
                 # changed the cell; the push sends the newest value and settles it
                 continue
             outcome = decide(base, c.local, c.remote, edited)
+            if outcome == "conflict" and self.restored:
+                outcome = "conflict-remote"  # the box's edit may be older than АСУ РСО's
             if outcome != "none":
                 found.append((c, outcome))
         return found
@@ -466,6 +481,19 @@ def _apply_cell(rec, kind: str, row, value: str, field: str, fresh: Callable[[],
     row.updated_at = row.published_at = now()
     row.save()
     rec.record(f"{kind}.pull", row, before=before)
+
+
+SUPERSEDED = (
+    "Не отправлено: база ЭЖ-box восстановлена из резервной копии, а в АСУ РСО значение "
+    "новее. Значение ЭЖ-box сохранено в расхождениях — учитель может его подтвердить."
+)
+
+
+def _supersede(entity_uuid: str) -> None:
+    """Close a cell's unsent entries: АСУ РСО's newer value was taken instead."""
+    OutboxEntry.update(state="skipped", last_error=SUPERSEDED).where(
+        (OutboxEntry.entity_uuid == entity_uuid) & OutboxEntry.state.in_(("pending", "parked"))
+    ).execute()
 
 
 def _pending(keys: set[str]) -> dict[str, list[dict[str, Any]]]:
