@@ -139,6 +139,9 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
         READ: frozenset({"director", "deputy", "inspector"}),
         WRITE: frozenset({"director", "deputy"}),
     },
+    # the user activity report (§8.1): who logged in and did what — staff, students and
+    # parents alike, so personal data: the school's administration only, not the inspector
+    "user_activity": {READ: frozenset({"director", "deputy"})},
     # the year-end archive on removable media (§9.2): its register for the office; the
     # admin writes and verifies it
     "archive": {
