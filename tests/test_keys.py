@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -206,3 +207,183 @@ def test_the_box_signs_on_first_use_and_stock_minisign_agrees(settings, tmp_path
     assert key_id and key_id in pub.read_text()
     keys.sign(settings, path, tmp_path / "again.minisig", "x")  # the same key next time
     crypto.verify_file(path, tmp_path / "again.minisig", pub.read_text())
+
+
+# --- review fixes -----------------------------------------------------------------------
+
+
+def _dark_cells(svg: str) -> set[tuple[int, int]]:
+    """The dark modules drawn by segno's SVG path (``M``/``m`` moves, ``h`` runs)."""
+    path = re.search(r"<path[^>]*class='qrline'[^>]*d='([^']+)'", svg) or re.search(
+        r"<path[^>]*d='([^']+)'[^>]*class='qrline'", svg
+    )
+    assert path, "no QR path in the SVG"
+    cells: set[tuple[int, int]] = set()
+    x = y = 0.0
+    for op, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?:\s(-?[\d.]+))?", path.group(1)):
+        if op == "M":
+            x, y = float(a), float(b)
+        elif op == "m":
+            x, y = x + float(a), y + float(b)
+        else:
+            cells.update((int(x) + i, int(y)) for i in range(int(float(a))))
+            x += float(a)
+    return cells
+
+
+def test_the_pdf_gets_a_real_inline_svg_qr_of_the_secret(settings, tmp_path, monkeypatch):
+    """What WeasyPrint receives holds the QR as inline SVG path data, and it is the key."""
+    import urllib.parse
+
+    import segno
+
+    from appliance import pdf
+
+    seen: list[str] = []
+    monkeypatch.setattr(pdf, "render_pdf", lambda html, **kw: seen.append(html) or b"%PDF-")
+    secret, recipient = crypto.generate_identity()
+    result = keys.InitResult(
+        [keys.NewIdentity("директор", secret, recipient)],
+        [keys.Recipient(recipient, "директор", "01.09.2026 10:00")],
+        "0123456789ABCDEF",
+    )
+    keysheet.write_sheets(
+        result, [tmp_path / "s.pdf"], school_name="Школа №1", public_key_text="pub"
+    )
+    [html] = seen
+    uri = re.search(r'<img src="(data:image/svg\+xml[^"]+)"', html).group(1)
+    svg = urllib.parse.unquote(uri.split(",", 1)[1])
+    assert svg.startswith("<svg") and "<path" in svg
+    qr = segno.make(secret, error="m")
+    quiet = qr.default_border_size  # the light margin around the code
+    expected = {
+        (x + quiet, y + quiet)
+        for y, row in enumerate(qr.matrix)
+        for x, dark in enumerate(row)
+        if dark
+    }
+    assert _dark_cells(svg) == expected and len(expected) > 300  # the secret, module by module
+
+
+def test_the_sheet_and_the_page_print_commands_that_run(settings):
+    secret, recipient = crypto.generate_identity()
+    result = keys.InitResult(
+        [keys.NewIdentity("директор", secret, recipient)],
+        [keys.Recipient(recipient, "директор", "01.09.2026 10:00")],
+        "0123456789ABCDEF",
+    )
+    html = keysheet.key_sheet_html(
+        result.identities[0],
+        result,
+        school_name="Ш",
+        public_key_text="pub",
+        data_dir="/var/lib/ezh",
+    )
+    assert "sudo ezh restore ФАЙЛ --identity - --data /var/lib/ezh --yes &lt; key.txt" in html
+    assert "ezh restore ФАЙЛ --identity key.txt</span>" not in html
+
+
+def test_keys_init_into_a_missing_folder_says_so_and_makes_nothing(runner, settings, school):
+    result = runner.invoke(
+        keys_cli, ["init", "--data", str(settings.data_dir), "--sheet", "/nonexistent/x.pdf"]
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Папки /nonexistent нет" in result.output and "Traceback" not in result.output
+    assert keys.status(settings)["recipients"] == 0
+    assert not (settings.data_dir / "keys" / keys.SIGNING_KEY).exists()
+
+
+def test_no_rights_is_a_russian_message_not_a_traceback(
+    runner, settings, school, tmp_path, monkeypatch
+):
+    import errno
+
+    def denied(settings):
+        raise PermissionError(errno.EACCES, "Permission denied", str(settings.data_dir / "keys"))
+
+    monkeypatch.setattr(keys, "keys_dir", denied)
+    result = init(runner, settings, tmp_path)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Ключи не созданы: нет прав" in result.output and "keys" in result.output
+    _, extra = crypto.generate_identity()
+    added = runner.invoke(keys_cli, ["add-recipient", "--data", str(settings.data_dir), extra])
+    assert added.exit_code == 1 and "нет прав" in added.output
+
+
+def test_a_lost_signing_key_is_not_made_again_silently(runner, settings, school, tmp_path):
+    assert init(runner, settings, tmp_path).exit_code == 0
+    folder = settings.data_dir / "keys"
+    old_pub = keys.public_key_text(settings)
+    (folder / keys.SIGNING_KEY).unlink()  # a half-restored box: recipients, no secret
+    os.utime(folder / keys.PUBLIC_KEY, (1e9, 1e9))  # made long ago, not a moment ago
+    target = tmp_path / "unit.tar.age"
+    target.write_bytes(b"x")
+    with pytest.raises(keys.SigningKeyLost, match="ezh keys init --force") as lost:
+        keys.sign(settings, target, tmp_path / "unit.minisig", "ЭЖ-box")
+    assert "старом листе" in str(lost.value)
+    assert not (folder / keys.SIGNING_KEY).exists() and keys.public_key_text(settings) == old_pub
+    assert "пропал" in keys.status(settings)["signing_message"]
+    _, extra = crypto.generate_identity()
+    added = runner.invoke(keys_cli, ["add-recipient", "--data", str(settings.data_dir), extra])
+    assert added.exit_code == 1 and "пропал" in added.output
+
+    (tmp_path / "sheet.pdf").unlink()
+    forced = init(runner, settings, tmp_path, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert keys.public_key_text(settings) != old_pub  # a new pair, made on purpose
+    [aside] = folder.glob("box.minisign.replaced-*.pub")
+    assert aside.read_text() == old_pub
+    keys.sign(settings, target, tmp_path / "unit.minisig", "ЭЖ-box")
+
+
+def test_the_signing_key_is_made_once_even_by_two_processes_at_once(settings):
+    import threading
+
+    made: list[str] = []
+    start = threading.Barrier(4)
+
+    def first_use() -> None:
+        start.wait()
+        made.append(keys.signing_key(settings).key_id)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    key = crypto.load_secret_key((settings.data_dir / "keys" / keys.SIGNING_KEY).read_text())
+    assert made == [key.key_id] * 4
+    assert crypto.load_public_key(keys.public_key_text(settings))[0] == key.keynum
+    assert mode(settings.data_dir / "keys" / keys.SIGNING_KEY) == 0o600
+    assert not list((settings.data_dir / "keys").glob(".*.tmp"))
+
+
+def test_a_new_box_gets_the_old_recipient_back_and_a_new_signing_key(runner, settings, school):
+    """Recovery (docs/archive-keys.md): the recipient from the sheet, nothing else needed."""
+    _, recipient = crypto.generate_identity()
+    data = ["--data", str(settings.data_dir)]
+    added = runner.invoke(keys_cli, ["add-recipient", *data, "--label", "директор", recipient])
+    assert added.exit_code == 0, added.output
+    assert keys.recipients(settings) == [recipient]
+    assert (settings.data_dir / "keys" / keys.SIGNING_KEY).exists()
+    assert keys.status(settings)["ready"] and not keys.status(settings)["signing_message"]
+
+
+def test_a_public_key_written_a_moment_ago_waits_for_its_secret(settings):
+    """Another process linked the public key and is about to link the secret: take it."""
+    import threading
+
+    folder = keys.keys_dir(settings)
+    other = crypto.generate_signing_key()
+    (folder / keys.PUBLIC_KEY).write_text(other.public_key_text())
+    late = threading.Timer(
+        0.3, lambda: (folder / keys.SIGNING_KEY).write_text(other.secret_key_text())
+    )
+    late.start()
+    try:
+        assert keys.signing_key(settings).key_id == other.key_id
+    finally:
+        late.join()
+    with pytest.raises(FileExistsError):  # a key file is never overwritten
+        keys._link_new(folder / keys.SIGNING_KEY, "другой ключ", 0o600)
+    assert crypto.load_secret_key((folder / keys.SIGNING_KEY).read_text()).key_id == other.key_id

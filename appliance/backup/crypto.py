@@ -17,10 +17,13 @@ a signature (DESIGN §3 «Archive»).
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
+import re
 import secrets
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +50,10 @@ UNTRUSTED = "untrusted comment: "
 TRUSTED = "trusted comment: "
 DEFAULT_SIG_COMMENT = "signature from minisign secret key"
 TRUSTED_MAX = 8192
+# control characters (but the tab of minisign's own default comment) and line/paragraph
+# separators: a comment must stay one line for any reader of the .minisig file (U+2028
+# breaks Python's splitlines, \r breaks minisign's)
+CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
 class CryptoError(ValueError):
@@ -55,6 +62,39 @@ class CryptoError(ValueError):
 
 class SignatureError(CryptoError):
     """A signature does not match its file or key (message in Russian, names the file)."""
+
+
+# --- operating-system errors in plain words ------------------------------------------
+
+OS_ERROR_IN_TEXT = re.compile(r"\(os error (\d+)\)")
+
+
+def os_errno(exc: BaseException) -> int | None:
+    """The errno of an OSError; pyrage (Rust) leaves ``errno`` empty and writes
+    «(os error 28)» into the message instead. None: no operating-system cause."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno
+    match = OS_ERROR_IN_TEXT.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why a file operation failed, for a tired admin (Russian, no traceback)."""
+    code = os_errno(exc)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "на диске не хватает места"
+    if code in (errno.EACCES, errno.EPERM):
+        return "нет прав на файл или папку (запускайте команды как sudo ezh …)"
+    if code == errno.EROFS:
+        return "диск доступен только для чтения"
+    if code == errno.ENOENT:
+        return "нет такого файла или папки"
+    if code == errno.EISDIR:
+        return "это папка, а не файл"
+    if code == errno.EIO:
+        return "ошибка ввода-вывода: носитель неисправен или извлечён"
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"ошибка файловой системы ({detail})"
 
 
 # --- durable output -------------------------------------------------------------------
@@ -147,33 +187,63 @@ def encrypt_file(src: Path, dst: Path, recipients: list[str]) -> None:
     if not recipients:
         raise CryptoError("Не заданы открытые ключи age: зашифровать не для кого.")
     parsed = [x25519.Recipient.from_str(parse_recipient(r)) for r in recipients]
-    with atomic_output(Path(dst)) as tmp:
-        try:
+    try:
+        with atomic_output(Path(dst)) as tmp:
             pyrage.encrypt_file(str(src), str(tmp), parsed)
-        except pyrage.EncryptError as exc:
-            raise CryptoError(f"Не удалось зашифровать {Path(src).name}: {exc}.") from exc
+    except (OSError, pyrage.EncryptError) as exc:
+        reason = os_reason(exc) if os_errno(exc) is not None else str(exc)
+        raise CryptoError(
+            f"Не удалось зашифровать {Path(src).name} в {Path(dst).parent}: {reason}."
+        ) from exc
 
 
-def decrypt_file(src: Path, dst: Path, identity: str) -> None:
+def decrypt_file(src: Path | list[Path], dst: Path, identity: str) -> None:
     """Decrypt the age file ``src`` into ``dst`` with the key text (streaming).
 
-    ``dst`` appears only when the whole file decrypted and authenticated: a wrong key,
-    a flipped byte or a truncated file raise CryptoError and leave no ``dst``.
+    ``src`` may be the parts of a split file (``.001``, ``.002`` … from a FAT32 stick),
+    read in order without joining them on disk. ``dst`` appears only when the whole file
+    decrypted and authenticated: a wrong key, a flipped byte or a truncated file raise
+    CryptoError and leave no ``dst``. A full, read-only or forbidden disk is named as
+    such, not as a damaged file.
     """
-    src = Path(src)
+    parts = [Path(p) for p in src] if isinstance(src, list) else [Path(src)]
+    first = parts[0]
     identities = parse_identities(identity)
-    if not src.is_file():
-        raise CryptoError(f"Файла {src.name} нет ({src}).")
-    with atomic_output(Path(dst)) as tmp:
-        try:
-            pyrage.decrypt_file(str(src), str(tmp), identities)
-        except pyrage.DecryptError as exc:
-            raise CryptoError(_decrypt_message(src, str(exc))) from exc
-        except OSError as exc:  # the age crate reports a failed chunk as an I/O error
-            raise CryptoError(
-                f"Файл {src.name} повреждён или обрезан: расшифровка остановилась "
-                "(проверка целостности не прошла)."
-            ) from exc
+    for part in parts:
+        if not part.is_file():
+            raise CryptoError(f"Файла {part.name} нет ({part}).")
+    try:
+        with atomic_output(Path(dst)) as tmp:
+            try:
+                if len(parts) == 1:
+                    pyrage.decrypt_file(str(first), str(tmp), identities)
+                else:
+                    _decrypt_parts(parts, tmp, identities)
+            except pyrage.DecryptError as exc:
+                if os_errno(exc) is not None:  # e.g. the source is unreadable
+                    raise
+                raise CryptoError(_decrypt_message(first, str(exc))) from exc
+            except OSError as exc:
+                if os_errno(exc) is not None:
+                    raise
+                # the age crate reports a failed chunk as an I/O error without errno
+                raise CryptoError(
+                    f"Файл {first.name} повреждён или обрезан: расшифровка остановилась "
+                    "(проверка целостности не прошла)."
+                ) from exc
+    except (OSError, pyrage.DecryptError) as exc:
+        raise CryptoError(
+            f"Файл {first.name} не расшифрован: {os_reason(exc)} "
+            f"(читается {first.parent}, пишется в {Path(dst).parent})."
+        ) from exc
+
+
+def _decrypt_parts(parts: list[Path], dst: Path, identities: list[x25519.Identity]) -> None:
+    """Decrypt a split file: pyrage streams from a reader over the parts (4 MiB at a time)."""
+    from .media import PartsReader  # late: media may come to use this module
+
+    with PartsReader(parts) as reader, dst.open("wb") as out:
+        pyrage.decrypt_io(reader, out, identities)
 
 
 def _decrypt_message(src: Path, detail: str) -> str:
@@ -239,9 +309,22 @@ def generate_signing_key() -> SigningKey:
     return SigningKey(secrets.token_bytes(KEYNUM_BYTES), Ed25519PrivateKey.generate())
 
 
+def minisign_lines(text: str) -> list[str]:
+    """Lines as minisign reads them: split on "\n" only, a trailing "\r" dropped.
+
+    Not `str.splitlines`: it also splits on U+2028 and other separators that a trusted
+    comment written by stock minisign may hold, and the comment would be cut short.
+    """
+    return [line[:-1] if line.endswith("\r") else line for line in (text or "").split("\n")]
+
+
 def load_secret_key(text: str) -> SigningKey:
-    """Read a minisign secret key file (unencrypted) written by us or `minisign -G -W`."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """Read a minisign secret key file (unencrypted) written by us or `minisign -G -W`.
+
+    Its BLAKE2b checksum (over algorithm, key number and key) is checked when present,
+    and the public half must match the seed: a damaged key file never signs.
+    """
+    lines = [line for line in minisign_lines(text) if line.strip()]
     if len(lines) < 2:
         raise SignatureError("Секретный ключ подписи повреждён: в файле нет ключа.")
     blob = _unb64(lines[1], "Секретный ключ подписи")
@@ -251,7 +334,12 @@ def load_secret_key(text: str) -> SigningKey:
         raise SignatureError(
             "Секретный ключ подписи защищён паролем: коробке нужен ключ без пароля."
         )
-    keynum, sk = blob[54:62], blob[62:126]
+    keynum, sk, chk = blob[54:62], blob[62:126], blob[126:158]
+    # stock `minisign -G -W` leaves the checksum of an unencrypted key zero (minisign
+    # checks it only after decrypting a key); ours carries it: a bit flip is caught
+    expected = hashlib.blake2b(SIG_ALG + keynum + sk, digest_size=32).digest()
+    if chk != bytes(32) and chk != expected:
+        raise SignatureError("Секретный ключ подписи повреждён: контрольная сумма не сходится.")
     private = Ed25519PrivateKey.from_private_bytes(sk[:32])
     key = SigningKey(keynum, private)
     if key.public_bytes() != sk[32:]:
@@ -263,7 +351,7 @@ def load_public_key(text: str) -> tuple[bytes, Ed25519PublicKey]:
     """(key number, key) from a minisign public key file's text or its base64 line."""
     lines = [
         line.strip()
-        for line in (text or "").splitlines()
+        for line in minisign_lines(text)
         if line.strip() and not line.startswith(UNTRUSTED)
     ]
     if not lines:
@@ -292,11 +380,13 @@ def sign_file(
 ) -> None:
     """Write a minisign signature of ``path`` to ``sig_path`` (prehashed, streaming)."""
     for comment in (trusted_comment, untrusted_comment):
-        if "\n" in comment or "\r" in comment:
-            raise ValueError("a minisign comment must be one line")
+        if any(unicodedata.category(ch) in CONTROL_CATEGORIES and ch != "\t" for ch in comment):
+            raise SignatureError(
+                "Комментарий подписи должен быть одной строкой без управляющих символов."
+            )
     trusted = trusted_comment.encode("utf-8")
     if len(trusted) > TRUSTED_MAX:
-        raise ValueError("the trusted comment is too long for minisign")
+        raise SignatureError("Доверенный комментарий подписи слишком длинный для minisign.")
     signature = secret.private.sign(file_blake2b(path))
     global_sig = secret.private.sign(signature + trusted)
     text = (
@@ -321,7 +411,8 @@ def verify_file(path: Path, sig_path: Path, public_key_text: str) -> str:
         raise SignatureError(f"Файла {name} нет: проверить подпись нечего.")
     if not sig_path.is_file():
         raise SignatureError(f"Подписи {sig_path.name} к файлу {name} нет.")
-    lines = sig_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    # bytes, not read_text: universal newlines would split on a lone "\r" too
+    lines = minisign_lines(sig_path.read_bytes().decode("utf-8", errors="replace"))
     if len(lines) < 4 or not lines[2].startswith(TRUSTED):
         raise SignatureError(f"Подпись {sig_path.name} к файлу {name} повреждена.")
     blob = _unb64(lines[1], f"Подпись {sig_path.name}")

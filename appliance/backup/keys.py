@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ HEADER = (
 )
 DIRECTOR = "директор"
 DEPUTY = "заместитель директора"
+FRESH_SECONDS = 5.0  # a public signing key this young may still be waiting for its secret
 
 
 class KeysMissing(ValueError):
@@ -44,6 +47,10 @@ class KeysMissing(ValueError):
 
 class KeysExist(ValueError):
     """`keys init` would replace keys that old archive units need."""
+
+
+class SigningKeyLost(ValueError):
+    """The box's secret signing key is gone while the archive keys exist (see the message)."""
 
 
 @dataclass
@@ -133,6 +140,7 @@ def add_recipient(settings: Settings, text: str, label: str) -> Recipient:
     if any(r.recipient == recipient for r in items):
         raise crypto.CryptoError("Этот открытый ключ уже есть в списке получателей.")
     item = Recipient(recipient, label.strip() or "дополнительный ключ", _stamp())
+    signing_key(settings)  # a new box gets its signing key now; a lost one is reported
     _save_recipients(settings, [*items, item])
     return item
 
@@ -140,16 +148,106 @@ def add_recipient(settings: Settings, text: str, label: str) -> Recipient:
 # --- the signing key ------------------------------------------------------------------
 
 
-def signing_key(settings: Settings) -> crypto.SigningKey:
-    """The box's minisign key, made (and its public half written) on first use."""
+def _lost_message(settings: Settings) -> str:
+    return (
+        f"Секретный ключ подписи коробки пропал ({settings.data_dir}/keys/{SIGNING_KEY}), "
+        "а ключи архива есть. Верните папку keys из копии данных коробки. Если её нет — "
+        f"sudo ezh keys init --force --data {settings.data_dir} --sheet "
+        "/tmp/ezh-key-director.pdf: будет новый ключ подписи "
+        "(и новый лист ключа); подписи прежних файлов архива тогда проверяются только "
+        "прежним открытым ключом подписи, напечатанным на старом листе ключа."
+    )
+
+
+def signing_key(settings: Settings, *, replace_lost: bool = False) -> crypto.SigningKey:
+    """The box's minisign key, made (and its public half written) on first use.
+
+    A key is never made again silently: when the archive keys (or the public signing
+    key) exist but the secret is gone, old signatures would stop matching the key on
+    the sheet, so SigningKeyLost says what to do — unless ``replace_lost`` (``keys init
+    --force``), which keeps the old public key aside and makes a new pair.
+    """
     folder = keys_dir(settings)
     path = folder / SIGNING_KEY
     if path.exists():
+        return _load_signing_key(path)
+    public = folder / PUBLIC_KEY
+    made_now = _wait_for_secret(public, path)  # another process between its two links
+    if made_now is not None:
+        return made_now
+    if _has_recipients(settings) or public.exists():
+        if not replace_lost:
+            raise SigningKeyLost(_lost_message(settings))
+        if public.exists():
+            os.replace(
+                public, folder / f"box.minisign.replaced-{dt.datetime.now():%Y%m%dT%H%M%S}.pub"
+            )
+    return _create_signing_key(folder)
+
+
+def _has_recipients(settings: Settings) -> bool:
+    try:
+        return bool(read_recipients(settings))
+    except crypto.CryptoError:
+        return True  # a damaged list still means keys were made
+
+
+def _load_signing_key(path: Path) -> crypto.SigningKey:
+    try:
         return crypto.load_secret_key(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise crypto.SignatureError(
+            f"Ключ подписи коробки {path} не прочитан: {crypto.os_reason(exc)}."
+        ) from exc
+
+
+def _link_new(path: Path, text: str, mode: int) -> None:
+    """Create ``path`` with ``text`` only if it does not exist: a complete temp file is
+    hard-linked to the name (link fails when the name is taken, unlike rename)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    crypto.fsync_dir(path.parent)
+
+
+def _create_signing_key(folder: Path) -> crypto.SigningKey:
+    """Make the pair exclusively, public key first: two processes on first use never
+    write two different keys, and a secret never exists without its public key."""
     key = crypto.generate_signing_key()
-    _write_private(path, key.secret_key_text(), 0o600)
-    _write_private(folder / PUBLIC_KEY, key.public_key_text(), 0o644)
+    path = folder / SIGNING_KEY
+    try:
+        _link_new(folder / PUBLIC_KEY, key.public_key_text(), 0o644)
+    except FileExistsError:  # another process makes the key right now: take its key
+        made_now = _wait_for_secret(folder / PUBLIC_KEY, path)
+        if made_now is None:
+            raise
+        return made_now
+    _link_new(path, key.secret_key_text(), 0o600)
     return key
+
+
+def _wait_for_secret(public: Path, path: Path) -> crypto.SigningKey | None:
+    """The secret of a public key written a moment ago (by another process that is
+    about to link it); None when there is none — a public key older than
+    ``FRESH_SECONDS`` without its secret is a lost key, not one being made."""
+    try:
+        if time.time() - public.stat().st_mtime > FRESH_SECONDS:
+            return None
+    except FileNotFoundError:
+        return None
+    for _ in range(int(FRESH_SECONDS * 10)):
+        if path.exists():
+            return _load_signing_key(path)
+        time.sleep(0.1)
+    return None
 
 
 def public_key_text(settings: Settings) -> str:
@@ -200,7 +298,7 @@ def init_keys(
         identities.append(NewIdentity(label, secret, recipient))
     items = [Recipient(i.recipient, i.label, stamp) for i in identities]
     items += [Recipient(r, "дополнительный ключ", stamp) for r in dict.fromkeys(extra_recipients)]
-    result = InitResult(identities, items, signing_key(settings).key_id)
+    result = InitResult(identities, items, signing_key(settings, replace_lost=force).key_id)
     if write_sheets is not None:  # before the recipients: no key without its sheet
         result.sheets = write_sheets(result)
     if path.exists():
@@ -234,6 +332,7 @@ def status(settings: Settings) -> dict:
         else None
     )
     ready = bool(items) and not problem
+    lost = bool(items) and not signing
     return {
         "ready": ready,
         "recipients": len(items),
@@ -242,4 +341,6 @@ def status(settings: Settings) -> dict:
         "key_id": key_id,
         "created_at": created,
         "message": problem or ("" if ready else str(KeysMissing())),
+        # backups need no signing key, the archive does: shown apart from «ready»
+        "signing_message": _lost_message(settings) if lost else "",
     }

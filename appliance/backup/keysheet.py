@@ -21,6 +21,7 @@ from .keys import InitResult, NewIdentity
 TEMPLATE = "backup/key_sheet.html"
 GROUP = 5  # characters per group on paper
 GROUPS_PER_ROW = 5
+DEFAULT_DATA_DIR = "/var/lib/ezh"  # deploy/raspi/install.sh
 
 
 def secret_rows(secret: str) -> list[list[str]]:
@@ -51,6 +52,7 @@ def key_sheet_html(
     school_name: str,
     public_key_text: str,
     created: dt.datetime | None = None,
+    data_dir: str = DEFAULT_DATA_DIR,
 ) -> str:
     from ..pdf import FONT_FAMILY
 
@@ -67,6 +69,7 @@ def key_sheet_html(
             school_name=school_name,
             created=(created or dt.datetime.now()).strftime("%d.%m.%Y %H:%M"),
             font_family=FONT_FAMILY,
+            data_dir=data_dir,
         )
     )
 
@@ -77,16 +80,25 @@ def sheet_paths(first: Path, deputy: bool) -> list[Path]:
 
 
 def write_sheets(
-    result: InitResult, paths: list[Path], *, school_name: str, public_key_text: str
+    result: InitResult,
+    paths: list[Path],
+    *,
+    school_name: str,
+    public_key_text: str,
+    data_dir: str = DEFAULT_DATA_DIR,
 ) -> list[Path]:
     """Render one sheet per new identity into ``paths`` (mode 0600)."""
-    from ..pdf import render_pdf  # WeasyPrint loads only when a sheet is made
+    from .. import pdf  # WeasyPrint loads only when a sheet is made
 
     for identity, path in zip(result.identities, paths, strict=True):
         html = key_sheet_html(
-            identity, result, school_name=school_name, public_key_text=public_key_text
+            identity,
+            result,
+            school_name=school_name,
+            public_key_text=public_key_text,
+            data_dir=data_dir,
         )
-        pdf = render_pdf(html)
+        rendered = pdf.render_pdf(html)
         with crypto.atomic_output(path) as tmp:  # mkstemp: 0600 from the start
-            tmp.write_bytes(pdf)
+            tmp.write_bytes(rendered)
     return paths

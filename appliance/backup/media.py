@@ -17,6 +17,7 @@ import io
 import os
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -190,23 +191,26 @@ def write_stream(
     medium: Medium, source: BinaryIO, name: str, unit: str, *, size_hint: int = 0
 ) -> Written:
     """Write what ``source`` yields to ``name`` on the medium: temp, fsync, rename, fsync
-    the directory, read back, compare. Raises MediaError naming ``unit`` on any failure."""
+    the directory, read back, compare. Raises MediaError naming ``unit`` on any failure.
+
+    ``source`` may be a stream of unknown length (the unit is encrypted on the way): a
+    FAT32 unit is cut into parts as the bytes come; ``size_hint`` only serves the early
+    check of free space.
+    """
     final = medium.root / name
-    limit = medium.part_size
-    count = 1 if not limit or size_hint <= limit else -(-size_hint // limit)
-    names = part_names(name, count)
-    finals = [medium.root / n for n in names]
-    temps = [p.with_name(p.name + TMP_SUFFIX) for p in finals]
+    temps: list[Path] = []
     renamed: list[Path] = []
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         _check_space(medium.root, size_hint)
-        written = _write_parts(source, temps, limit, name)
+        written = _write_parts(source, final, medium.part_size, temps)
+        names = part_names(name, len(temps))
+        finals = [medium.root / n for n in names]
         for temp, target in zip(temps, finals, strict=True):
             os.replace(temp, target)
             renamed.append(target)
         _fsync_dir(final.parent)
-        if _sha256_of(finals) != written.sha256:
+        if sha256_of(finals) != written.sha256:
             raise MediaError(
                 f"Единица «{unit}»: файл {name} на носителе прочитан не таким, каким записан. "
                 "Носитель неисправен — возьмите другой."
@@ -220,6 +224,7 @@ def write_stream(
     except BaseException:
         _remove_quietly(temps + renamed)
         raise
+    written.name = name
     written.parts = finals
     _remove_stale_parts(medium.root, name, names)
     return written
@@ -235,29 +240,37 @@ def _check_space(root: Path, size: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def _write_parts(source: BinaryIO, temps: list[Path], limit: int | None, name: str) -> Written:
+def _write_parts(source: BinaryIO, final: Path, limit: int | None, temps: list[Path]) -> Written:
+    """Copy ``source`` into temp files beside ``final`` (a new one whenever ``limit`` is
+    reached), fsync each; ``temps`` receives their paths as they are made (so that the
+    caller can remove them on failure). SHA-512 runs on the second core meanwhile."""
     sha256, sha512 = hashlib.sha256(), hashlib.sha512()
     total = 0
-    for index, temp in enumerate(temps):
-        last = index == len(temps) - 1
-        room = None if last or not limit else limit
-        with open(temp, "wb") as out:
-            taken = 0
-            while room is None or taken < room:
-                want = CHUNK if room is None else min(CHUNK, room - taken)
-                data = source.read(want)
-                if not data:
-                    break
-                sha256.update(data)
-                sha512.update(data)
-                _write_chunk(out, data)
-                taken += len(data)
-            out.flush()
-            _fsync(out.fileno())
-            total += taken
-    if source.read(1):  # more bytes than announced: the parts would be wrong
-        raise OSError(errno.EIO, "source grew while writing")
-    return Written(name=name, size=total, sha256=sha256.hexdigest(), sha512=sha512.hexdigest())
+    data = source.read(CHUNK)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        while True:
+            temp = final.with_name(f"{final.name}.{len(temps) + 1:03d}{TMP_SUFFIX}")
+            temps.append(temp)
+            with open(temp, "wb") as out:
+                taken = 0
+                while data and (not limit or taken < limit):
+                    piece = data if not limit else data[: limit - taken]
+                    data = data[len(piece) :]
+                    side = pool.submit(sha512.update, piece)  # hashlib frees the GIL
+                    sha256.update(piece)
+                    _write_chunk(out, piece)
+                    side.result()
+                    taken += len(piece)
+                    total += len(piece)
+                    if not data:
+                        data = source.read(CHUNK)
+                out.flush()
+                _fsync(out.fileno())
+            if not data:
+                break
+    return Written(
+        name=final.name, size=total, sha256=sha256.hexdigest(), sha512=sha512.hexdigest()
+    )
 
 
 def _remove_stale_parts(root: Path, name: str, current: list[str]) -> None:
@@ -281,7 +294,8 @@ def iter_parts(paths: list[Path], chunk: int = CHUNK) -> Iterator[bytes]:
                 yield data
 
 
-def _sha256_of(paths: list[Path]) -> str:
+def sha256_of(paths: list[Path]) -> str:
+    """SHA-256 of a (possibly split) file as read from the medium now."""
     digest = hashlib.sha256()
     for data in iter_parts(paths):
         digest.update(data)
