@@ -4,6 +4,14 @@ Per user: roles, successful and failed logins, audited actions by area (marks,
 attendance, lessons …), the last login and the last time seen. Per role and per area:
 the totals. A fixed handful of queries whatever the number of users: logins and
 actions are counted by SQL, grouped by user.
+
+The accounts: every active one, plus any deactivated since that logged in or acted in
+the period (a teacher who left in December still did the autumn's work). «Последний
+раз в системе» looks no later than the period's end: a report on October does not
+show a login of last week.
+
+Personal data of students and parents: the page and its files are behind the
+`user_activity` access object (director and deputy), not `reports`.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from peewee import fn
+from peewee import Case, fn
 
 from .. import access
 from ..audit_labels import SUBJECTS
@@ -28,7 +36,8 @@ class LoginStats:
 
 
 def login_stats(since: dt.datetime, until: dt.datetime | None = None) -> dict[int, LoginStats]:
-    """Successful and failed logins per user id in [since, until) (one query).
+    """Successful and failed logins per user id in [since, until) (one query); ``last_at``
+    is the last successful one (a failed attempt is not being in the system).
 
     The admin's activity page (`admin_queries.activity_rows`) counts the same way.
     """
@@ -36,10 +45,9 @@ def login_stats(since: dt.datetime, until: dt.datetime | None = None) -> dict[in
     where = (LoginEvent.at >= since) & LoginEvent.user.is_null(False)
     if until is not None:
         where &= LoginEvent.at < until
+    last_success = fn.MAX(Case(None, [(LoginEvent.success, LoginEvent.at)], None))
     query = (
-        LoginEvent.select(
-            LoginEvent.user, success, fn.COUNT(LoginEvent.id) - success, fn.MAX(LoginEvent.at)
-        )
+        LoginEvent.select(LoginEvent.user, success, fn.COUNT(LoginEvent.id) - success, last_success)
         .where(where)
         .group_by(LoginEvent.user)
         .tuples()
@@ -73,8 +81,14 @@ class UserActivity:
     logins: int = 0
     failures: int = 0
     actions: Counter = field(default_factory=Counter)  # area → count
-    last_login: dt.datetime | None = None
-    last_seen: dt.datetime | None = None
+    last_login: dt.datetime | None = None  # the last successful login in the period
+    last_seen: dt.datetime | None = None  # the last request of a session, before its end
+
+    @property
+    def name(self) -> str:
+        """The person's name; a deactivated account says so."""
+        name = self.account.person.full_name
+        return name if self.account.is_active else f"{name} (учётная запись отключена)"
 
     @property
     def last_active(self) -> dt.datetime | None:
@@ -115,9 +129,13 @@ class ActivityReport:
 
     @property
     def silent(self) -> list[UserActivity]:
-        """Staff who never logged in during the period (the control page shows them)."""
+        """Active staff who never logged in during the period (the control page shows them)."""
         staff = access.STAFF_ROLES
-        return [u for u in self.users if not u.logins and staff.intersection(u.roles)]
+        return [
+            u
+            for u in self.users
+            if not u.logins and u.account.is_active and staff.intersection(u.roles)
+        ]
 
 
 def _roles(user_ids: list[int]) -> dict[int, list[str]]:
@@ -145,11 +163,34 @@ def _actions(since: dt.datetime, until: dt.datetime) -> dict[int, Counter]:
     return found
 
 
-def _last_seen() -> dict[int, dt.datetime]:
-    query = UserSession.select(UserSession.user, fn.MAX(UserSession.last_seen_at)).group_by(
-        UserSession.user
+def _last_seen(until: dt.datetime) -> dict[int, dt.datetime]:
+    """The last request of any session before ``until`` (the period's end), per user."""
+    query = (
+        UserSession.select(UserSession.user, fn.MAX(UserSession.last_seen_at))
+        .where(UserSession.last_seen_at < until)
+        .group_by(UserSession.user)
     )
     return {user_id: _moment(at) for user_id, at in query.tuples()}
+
+
+def _accounts(since: dt.datetime, until: dt.datetime, role: str) -> list[User]:
+    """Active accounts and those deactivated since that logged in or acted in the period."""
+    logged_in = LoginEvent.select(LoginEvent.user).where(
+        (LoginEvent.at >= since) & (LoginEvent.at < until) & LoginEvent.user.is_null(False)
+    )
+    acted = AuditEntry.select(AuditEntry.user).where(
+        (AuditEntry.at >= since) & (AuditEntry.at < until) & AuditEntry.user.is_null(False)
+    )
+    query = (
+        User.select(User, Person)
+        .join(Person)
+        .where(User.is_active | User.id.in_(logged_in) | User.id.in_(acted))
+    )
+    if role:
+        query = query.where(
+            User.id.in_(RoleGrant.select(RoleGrant.user).where(RoleGrant.role == role))
+        )
+    return list(query.order_by(Person.last_name, Person.first_name, Person.middle_name))
 
 
 def build(starts: dt.date, ends: dt.date, label: str = "", role: str = "") -> ActivityReport:
@@ -158,13 +199,8 @@ def build(starts: dt.date, ends: dt.date, label: str = "", role: str = "") -> Ac
     until = dt.datetime.combine(ends + dt.timedelta(days=1), dt.time())
     logins = login_stats(since, until)
     actions = _actions(since, until)
-    seen = _last_seen()
-    query = User.select(User, Person).join(Person).where(User.is_active)
-    if role:
-        query = query.where(
-            User.id.in_(RoleGrant.select(RoleGrant.user).where(RoleGrant.role == role))
-        )
-    accounts = list(query.order_by(Person.last_name, Person.first_name, Person.middle_name))
+    seen = _last_seen(until)
+    accounts = _accounts(since, until, role)
     roles = _roles([a.id for a in accounts])
 
     users, by_role, by_area = [], {r: RoleActivity(r) for r in access.ROLES}, Counter()
@@ -177,7 +213,7 @@ def build(starts: dt.date, ends: dt.date, label: str = "", role: str = "") -> Ac
             stats.logins,
             stats.failures,
             actions.get(account.id, Counter()),
-            account.last_login_at,
+            stats.last_at,
             seen.get(account.id),
         )
         users.append(row)
@@ -210,7 +246,7 @@ def document(report: ActivityReport) -> ReportDocument:
         ],
         [
             [
-                u.account.person.full_name,
+                u.name,
                 u.account.username,
                 ", ".join(role_names[r] for r in u.roles),
                 u.logins,

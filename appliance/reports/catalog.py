@@ -19,6 +19,8 @@ from .table import ReportDocument, ru_period
 
 # Every query-string key a report page reads (and the export form sends back).
 FILTER_KEYS = ("year_id", "period", "month", "class_id", "staff_id", "role", "from", "to")
+MAX_ID = 2**63 - 1  # SQLite's integer: a bigger id would fail in the query, not here
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes
 
 
 class ReportError(ValueError):
@@ -31,6 +33,7 @@ class ReportInfo:
     title: str
     description: str
     filters: tuple[str, ...]  # which of Filters' fields the page offers
+    access: str = "reports"  # the access object whose read opens the page and its files
 
 
 REPORTS: dict[str, ReportInfo] = {
@@ -66,6 +69,8 @@ REPORTS: dict[str, ReportInfo] = {
             "Активность пользователей",
             "Входы и действия каждого пользователя за период (§8.1).",
             ("year", "period", "dates", "role"),
+            # personal data of students and parents: the administration only
+            access="user_activity",
         ),
     )
 }
@@ -103,19 +108,30 @@ class Filters:
 
 
 def _int(raw: str | None, what: str) -> int | None:
+    """An id from the query string: a positive integer SQLite can hold, else ReportError."""
     if raw is None or not str(raw).strip():
         return None
     try:
-        return int(raw)
+        value = int(str(raw).strip())
     except ValueError:
         raise ReportError(f"Неверно указан {what}.") from None
+    if not 0 <= value <= MAX_ID:
+        raise ReportError(f"Неверно указан {what}.")
+    return value
 
 
 def _year(raw: str | None) -> AcademicYear:
+    """The named year (0 or an unknown id is an error, not the current year), else the
+    current one."""
     year_id = _int(raw, "учебный год")
-    year = AcademicYear.get_or_none(AcademicYear.id == year_id) if year_id else current_year()
+    if year_id is None:
+        year = current_year()
+        if year is None:
+            raise ReportError("Учебный год не найден: сначала создайте его.")
+        return year
+    year = AcademicYear.get_or_none(AcademicYear.id == year_id)
     if year is None:
-        raise ReportError("Учебный год не найден: сначала создайте его.")
+        raise ReportError("Нет такого учебного года.")
     return year
 
 
@@ -126,15 +142,27 @@ def default_month(year: AcademicYear, today: dt.date | None = None) -> dt.date:
     return day.replace(day=1)
 
 
-def _month(raw: str | None, year: AcademicYear) -> dt.date:
+def offered_months(year: AcademicYear, today: dt.date | None = None) -> list[dt.date]:
+    """The year's months up to the current one (a year still to come: its first)."""
+    this_month = (today or dt.date.today()).replace(day=1)
+    months = filling.year_months(year)
+    return [m for m in months if m <= this_month] or months[:1]
+
+
+def _month(raw: str | None, year: AcademicYear, today: dt.date | None = None) -> dt.date:
     if not raw:
-        return default_month(year)
+        return default_month(year, today)
     try:
         month = dt.datetime.strptime(raw.strip(), "%Y-%m").date()
     except ValueError:
         raise ReportError("Укажите месяц (например, 2026-11).") from None
     if month not in filling.year_months(year):
         raise ReportError(f"Этот месяц не входит в {year.name} учебный год.")
+    if month > (today or dt.date.today()).replace(day=1):
+        raise ReportError(
+            f"{filling.month_label(month).capitalize()} ещё не наступил: выберите текущий "
+            "или прошедший месяц."
+        )
     return month
 
 
@@ -144,10 +172,15 @@ def _date(raw: str | None) -> dt.date | None:
     text = raw.strip()
     for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
-            return dt.datetime.strptime(text, fmt).date()
+            day = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ReportError(f"«{text}» — не дата: укажите дд.мм.гггг.")
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ReportError(
+                f"«{text}» — проверьте год: он должен быть от {FIRST_YEAR} до {LAST_YEAR}."
+            )
+        return day
+    raise ReportError(f"«{text[:40]}» — не дата: укажите дд.мм.гггг.")
 
 
 def _class(raw: str | None, year: AcademicYear) -> SchoolClass | None:
@@ -170,7 +203,7 @@ def _teacher(raw: str | None) -> Person | None:
     return found
 
 
-def read_filters(name: str, args: Mapping[str, str]) -> Filters:
+def read_filters(name: str, args: Mapping[str, str], today: dt.date | None = None) -> Filters:
     """The report's filters from a query string or job params; ReportError when wrong."""
     info = REPORTS.get(name)
     if info is None:
@@ -189,7 +222,7 @@ def read_filters(name: str, args: Mapping[str, str]) -> Filters:
         except progress.ReportPeriodError as exc:
             raise ReportError(str(exc)) from None
     if "month" in info.filters:
-        found.month = _month(args.get("month"), year)
+        found.month = _month(args.get("month"), year, today)
     if "class" in info.filters:
         found.school_class = _class(args.get("class_id"), year)
     if "teacher" in info.filters:
@@ -207,6 +240,16 @@ def read_filters(name: str, args: Mapping[str, str]) -> Filters:
             raise ReportError("Начало периода позже его конца.")
         found.starts, found.ends = starts, ends
     return found
+
+
+def check(name: str, args: Mapping[str, str]) -> Filters:
+    """Everything `build` will need, checked up front: the filters and what the report
+    cannot do without (the summary's class). The export calls it before queuing a job,
+    so bad input is a message on the page, never a failure later in the worker."""
+    filters = read_filters(name, args)
+    if name == "summary" and filters.school_class is None:
+        raise ReportError("Выберите класс.")
+    return filters
 
 
 def activity_bounds(filters: Filters) -> tuple[dt.date, dt.date, str]:

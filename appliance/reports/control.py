@@ -2,15 +2,20 @@
 
 One page for a month that gathers the other reports and says what needs attention:
 
-- teachers behind on filling: lessons of past days without a topic or the roll call,
-  groups behind their КТП, period marks missing after the deadline (`filling`);
-- classes with failing or not attested students at the last period's end (`progress`);
+- teachers behind on filling: lessons of the year's past days (up to the month's end)
+  still without a topic or the roll call — not only the month's: a lesson left empty in
+  September is still a debt in November —, groups behind their КТП, period marks
+  missing after the deadline (`filling`);
+- classes with failing or not attested students at the last ended period of EACH
+  grade range (the quarter for 2–9, the half-year for 10–11, merged: no grade drops
+  out) (`progress.latest_periods`);
 - students failing now or with more unexcused absences in the current term than the
   school allows — the same rule as the notices to parents (`parent_notices.risk`);
 - staff who did not log in during the month (`activity`);
 - changes not yet sent to АСУ РСО, rejected ones and open conflicts (`sync.status`).
 
-Every part links to its detailed report. Each part runs its own bounded queries.
+Every part links to its detailed report. Each part runs its own bounded queries. The
+page prints the same tables (`document`) as the XLSX and PDF, so their columns agree.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ class ControlReport:
     year: AcademicYear
     month: dt.date
     filling: filling.FillingReport
-    progress: progress.ProgressReport
+    progress: progress.ProgressReport  # the classes of all grade ranges, merged
+    periods: list[progress.ReportPeriod]  # per grade range, its last ended term
     risks: list[ClassRisks]
     activity: activity.ActivityReport
     sync: sync_status.Overview
@@ -47,6 +53,11 @@ class ControlReport:
     @property
     def label(self) -> str:
         return filling.month_label(self.month)
+
+    @property
+    def periods_label(self) -> str:
+        """«2 четверть (2–9 кл.), 1 полугодие (10–11 кл.)» — what the class table covers."""
+        return ", ".join(p.label for p in self.periods)
 
     @property
     def teachers_behind(self) -> list[filling.TeacherFilling]:
@@ -71,7 +82,7 @@ class ControlReport:
             ),
             (
                 "Заполнение журнала",
-                "уроков не заполнено в срок",
+                "уроков с начала года не заполнено в срок",
                 sum(r.overdue for r in self.filling.rows),
             ),
             (
@@ -82,7 +93,7 @@ class ControlReport:
             ("Выполнение программ", "групп отстают от КТП", len(self.ktp_behind)),
             (
                 "Успеваемость",
-                f"классов с неуспевающими или не аттестованными ({self.progress.period.label})",
+                f"классов с неуспевающими или не аттестованными ({self.periods_label})",
                 len(self.classes_failing),
             ),
             (
@@ -130,21 +141,34 @@ def _risks(year: AcademicYear, on: dt.date) -> list[ClassRisks]:
 def build(year: AcademicYear, month: dt.date, *, today: dt.date | None = None) -> ControlReport:
     """Everything the director checks for the month, with what needs attention."""
     today = today or dt.date.today()
-    fill = filling.build(year, month, today=today)
+    fill = filling.build(year, month, today=today, overdue_since=year.starts)
     on = min(fill.ends, today)
-    period = progress.default_period(year, on)
-    results = progress.build(year, period, today=on)
+    periods = progress.latest_periods(year, on) or [progress.default_period(year, on)]
+    results = progress.build(year, periods[0], today=on)
+    for period in periods[1:]:
+        results = results.merged(progress.build(year, period, today=on))
     active = activity.build(fill.starts, fill.ends, filling.month_label(fill.month))
     return ControlReport(
         year,
         fill.month,
         fill,
         results,
+        periods,
         _risks(year, on),
         active,
         sync_status.overview(),
         School.get().absence_threshold,
     )
+
+
+def _period_of(report: ControlReport, school_class: SchoolClass) -> progress.ReportPeriod:
+    """The period whose marks the class's row shows (its grade range's)."""
+    return next((p for p in report.periods if p.covers(school_class.grade)), report.periods[0])
+
+
+def period_key(report: ControlReport, school_class: SchoolClass) -> str:
+    """For the page's link to the class's detailed progress report."""
+    return _period_of(report, school_class).key
 
 
 def document(report: ControlReport) -> ReportDocument:
@@ -158,30 +182,35 @@ def document(report: ControlReport) -> ReportDocument:
         "Учителя",
         [
             "Учитель",
-            "Уроков",
-            "Не заполнено в срок",
+            "Уроков за месяц",
+            "Не заполнено в срок с начала года",
             "Групп с отставанием по КТП",
-            "Нет отметок за период",
+            "Нет отметок за период (срок истёк)",
         ],
         [
             [t.name, t.total("lessons"), t.overdue, t.ktp_behind, t.marks_missing]
             for t in report.teachers_behind
         ],
+        note="Уроки прошедших дней без темы или без отметки посещаемости — с начала учебного "
+        "года по конец месяца; группы, отстающие от КТП; учащиеся без отметки за период, "
+        "срок выставления которой истёк.",
     )
     classes = Table(
         "Классы",
         [
             "Класс",
+            "Период",
             "Учащихся",
             "Неуспевающих",
             "Не аттестовано",
             "Качество, %",
             "Успеваемость, %",
-            "Пропусков без уважительной причины",
+            "Пропущено уроков без уважительной причины",
         ],
         [
             [
                 c.school_class.name,
+                _period_of(report, c.school_class).label,
                 len(c.students),
                 c.counts["failing"],
                 c.counts["not_attested"],
@@ -191,21 +220,23 @@ def document(report: ControlReport) -> ReportDocument:
             ]
             for c in report.classes_failing
         ],
-        note=f"По итогам периода: {report.progress.period.label}",
+        note=f"Классы с неуспевающими или не аттестованными по итогам периода: "
+        f"{report.periods_label}.",
     )
     risks = Table(
         "Угроза неуспеваемости",
         [
             "Класс",
             "Учащихся с угрозой «2»",
-            f"Пропусков без уважительной причины > {report.absence_threshold}",
+            f"Учащихся с пропусками без уважительной причины больше {report.absence_threshold}",
         ],
         [[r.school_class.name, r.failing, r.truant] for r in report.risks],
-        note="Текущая четверть (полугодие): прогноз отметки и пропуски «Н».",
+        note="Текущая четверть (полугодие): ожидаемая отметка «2» и пропуски «Н» — как в "
+        "уведомлениях родителям.",
     )
     silent = Table(
         "Не входили в систему",
-        ["ФИО", "Логин", "Роли"],
+        ["Сотрудник", "Логин", "Роли"],
         [
             [
                 u.account.person.full_name,

@@ -22,6 +22,9 @@ from .table import ReportDocument, Table, text
 PRINT_TEMPLATE = "reports/print.html"
 MAX_PRINT_COLUMNS = 34  # more and a landscape A4 page cannot hold a column of marks
 SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+# Text a spreadsheet would run as a formula (CSV/formula injection): a last name
+# «=HYPERLINK(…)» typed into the box must stay text in the director's Excel.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int, int], None]  # (tables done, tables in all)
 
@@ -37,8 +40,23 @@ def _sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
+def _as_text(cell: WriteOnlyCell) -> WriteOnlyCell:
+    """A string that looks like a formula written as a string, shown with Excel's «'»."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
+
+
+def _safe(sheet, value):
+    """A data cell: numbers and plain text as they are, formula-like text as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return _as_text(WriteOnlyCell(sheet, value=value))
+    return value
+
+
 def _styled(sheet, value, *, bold: bool = False, size: int | None = None):
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = _as_text(WriteOnlyCell(sheet, value=value))
     if bold or size:
         cell.font = Font(bold=bold, size=size)
     if bold:
@@ -69,7 +87,7 @@ def _write_table(book: Workbook, doc: ReportDocument, table: Table, taken: set[s
     for row in head:
         sheet.append(row)
     for row in table.rows:
-        sheet.append(row)
+        sheet.append([_safe(sheet, value) for value in row])
 
 
 def to_xlsx(doc: ReportDocument, path: Path, progress: Progress | None = None) -> Path:

@@ -1,6 +1,10 @@
 """Journal filling for a month (§8.2: «формируется ежемесячно»).
 
-Per teacher and subject group, over the month's lessons up to today:
+Per teacher and subject group, over the month's lessons up to today. A lesson is
+credited to the teacher who gave it: `Lesson.teacher` when set (a substitute), else the
+group's main teacher. So a group has its main teacher's row and, when someone stood in,
+a row «(замена)» for each substitute with only the lessons they gave; the teacher filter
+keeps exactly the rows of that teacher (their own groups and their substitutions).
 
 - lessons: the group's lessons of the month that have come (not cancelled);
 - conducted: held (the roll was called) or with a topic — `plan_progress`'s rule;
@@ -9,9 +13,12 @@ Per teacher and subject group, over the month's lessons up to today:
 - marks per student per lesson: the month's marks ÷ (students × lessons conducted);
 - КТП: hours the plan expects by the month's end (or today) against lessons conducted
   since the year began (`plan_progress.progress`, §4.6);
-- overdue: lessons of past days still without a topic or without the roll call;
-- period marks missing: students of the group without a mark for the last term whose
-  deadline (the school order, §7.4) passed by the month's end.
+- overdue: lessons of past days still without a topic or without the roll call (the
+  month's; the director's control counts them from the year's start, `overdue_since`);
+- period marks missing: members of the group on the term's last day who have no mark
+  for the last term whose deadline (the school order, §7.4) passed by the month's end
+  (NOT EXISTS per student — a mark of a student who left does not hide a missing one).
+  КТП and period marks belong to the group's main teacher's row.
 
 A fixed handful of queries whatever the size of the school.
 """
@@ -42,7 +49,7 @@ from ..models import (
     Term,
 )
 from ..terms import FINER_TERMS
-from .table import ReportDocument, Table, percent
+from .table import ReportDocument, Table, percent, rounded
 
 MONTHS = (
     "январь",
@@ -94,12 +101,21 @@ class GroupFilling:
     progress: plan_progress.Progress | None = None
     late_term: Term | None = None  # the last term whose mark deadline has passed
     marks_missing: int = 0  # its period marks not set
+    substitute: bool = False  # only the lessons ``teacher`` gave in someone's group
 
     @property
     def marks_per_student_lesson(self) -> Decimal | None:
         if not self.students or not self.conducted:
             return None
-        return (Decimal(self.marks) / (self.students * self.conducted)).quantize(Decimal("0.01"))
+        return rounded(Decimal(self.marks) / (self.students * self.conducted), 2)
+
+    @property
+    def group_name(self) -> str:
+        """«Математика», «Английский язык, 1 подгр.», «Математика (замена)»."""
+        name = self.group.subject.name
+        if self.group.subgroup:
+            name += f", {self.group.subgroup} подгр."
+        return name + (" (замена)" if self.substitute else "")
 
     @property
     def ktp_behind(self) -> bool:
@@ -157,7 +173,7 @@ class FillingReport:
         return list(found.values())
 
 
-def _groups(year: AcademicYear, class_id: int | None, teacher_id: int | None):
+def _groups(year: AcademicYear, class_id: int | None):
     query = (
         SubjectGroup.select(SubjectGroup, Subject, SchoolClass)
         .join(Subject)
@@ -167,14 +183,6 @@ def _groups(year: AcademicYear, class_id: int | None, teacher_id: int | None):
     )
     if class_id is not None:
         query = query.where(SubjectGroup.school_class == class_id)
-    if teacher_id is not None:
-        query = query.where(
-            SubjectGroup.id.in_(
-                SubjectGroupTeacher.select(SubjectGroupTeacher.group).where(
-                    SubjectGroupTeacher.teacher == teacher_id
-                )
-            )
-        )
     return list(
         query.order_by(
             SchoolClass.grade, SchoolClass.letter, Subject.sort_order, Subject.name
@@ -200,36 +208,67 @@ def _count(condition) -> fn:
     return fn.SUM(Case(None, [(condition, 1)], 0))
 
 
-def _lesson_counts(group_ids: list[int], starts: dt.date, ends: dt.date, today: dt.date):
-    """Per group: lessons, conducted, topics, homework, roll calls, overdue (one query)."""
+Key = tuple[int, int | None]  # (group id, the id of the teacher who gave the lessons)
+
+
+def _credit(rows, mains: dict[int, Person]) -> dict[Key, list[int]]:
+    """Sum rows (group, Lesson.teacher, *counts) per (group, teacher who gave the lesson):
+    a lesson without its own teacher is the main teacher's."""
+    found: dict[Key, list[int]] = {}
+    for group_id, teacher_id, *counts in rows:
+        if teacher_id is None and group_id in mains:
+            teacher_id = mains[group_id].id
+        total = found.setdefault((group_id, teacher_id), [0] * len(counts))
+        for i, value in enumerate(counts):
+            total[i] += int(value or 0)
+    return found
+
+
+def _lesson_counts(group_ids: list[int], starts: dt.date, ends: dt.date):
+    """Per group and lesson teacher: lessons, conducted, topics, homework, roll calls."""
     topic = Lesson.topic != ""
     held = Lesson.state == "held"
     homework = (Lesson.homework != "") | Lesson.homework_file.is_null(False)
-    overdue = (Lesson.date < today) & ((Lesson.topic == "") | (Lesson.state != "held"))
-    query = (
+    return (
         Lesson.select(
             Lesson.group,
+            Lesson.teacher,
             fn.COUNT(Lesson.id),
             _count(held | topic),
             _count(topic),
             _count(homework),
             _count(held),
-            _count(overdue),
         )
         .where(
             Lesson.group.in_(group_ids)
             & Lesson.date.between(starts, ends)
             & (Lesson.state != "cancelled")
         )
-        .group_by(Lesson.group)
+        .group_by(Lesson.group, Lesson.teacher)
         .tuples()
     )
-    return {row[0]: [int(v or 0) for v in row[1:]] for row in query}
 
 
-def _mark_counts(group_ids: list[int], starts: dt.date, ends: dt.date) -> dict[int, int]:
-    query = (
-        Mark.select(Lesson.group, fn.COUNT(Mark.id))
+def _overdue_counts(group_ids: list[int], starts: dt.date, ends: dt.date, today: dt.date):
+    """Per group and lesson teacher: lessons of past days without a topic or roll call."""
+    return (
+        Lesson.select(Lesson.group, Lesson.teacher, fn.COUNT(Lesson.id))
+        .where(
+            Lesson.group.in_(group_ids)
+            & Lesson.date.between(starts, ends)
+            & (Lesson.date < today)
+            & (Lesson.state != "cancelled")
+            & ((Lesson.topic == "") | (Lesson.state != "held"))
+        )
+        .group_by(Lesson.group, Lesson.teacher)
+        .tuples()
+    )
+
+
+def _mark_counts(group_ids: list[int], starts: dt.date, ends: dt.date):
+    """Per group and lesson teacher: marks given on the lessons."""
+    return (
+        Mark.select(Lesson.group, Lesson.teacher, fn.COUNT(Mark.id))
         .join(Assignment)
         .join(Lesson)
         .where(
@@ -237,10 +276,9 @@ def _mark_counts(group_ids: list[int], starts: dt.date, ends: dt.date) -> dict[i
             & Lesson.date.between(starts, ends)
             & (Lesson.state != "cancelled")
         )
-        .group_by(Lesson.group)
+        .group_by(Lesson.group, Lesson.teacher)
         .tuples()
     )
-    return dict(query)
 
 
 def _student_counts(group_ids: list[int], on: dt.date) -> dict[int, int]:
@@ -269,8 +307,10 @@ def _missing_period_marks(
 ) -> dict[int, tuple[Term, int]]:
     """Per group: the late term and how many of its students still lack a mark for it.
 
-    Students counted are the group's members on the term's last day; a query per late
-    term (one or two: quarters and half-years), whatever the number of groups.
+    Counted: the group's members on the term's last day with NO mark of theirs for the
+    term in the group (NOT EXISTS per student) — not members minus marks, where a mark
+    of a student who has left would hide one still missing. A query per late term (one
+    or two: quarters and half-years), whatever the number of groups.
     """
     found: dict[int, tuple[Term, int]] = {}
     for term in _late_terms(year, on):
@@ -281,16 +321,28 @@ def _missing_period_marks(
         ]
         if not ids:
             continue
-        members = _student_counts(ids, term.ends)
-        given = dict(
-            PeriodMark.select(PeriodMark.group, fn.COUNT(PeriodMark.id))
-            .where(PeriodMark.group.in_(ids) & (PeriodMark.term == term))
-            .group_by(PeriodMark.group)
+        marked = PeriodMark.select(PeriodMark.id).where(
+            (PeriodMark.group == SubjectGroupStudent.group)
+            & (PeriodMark.student == SubjectGroupStudent.student)
+            & (PeriodMark.term == term)
+        )
+        lacking = dict(
+            SubjectGroupStudent.select(
+                SubjectGroupStudent.group, fn.COUNT(fn.DISTINCT(SubjectGroupStudent.student))
+            )
+            .where(SubjectGroupStudent.group.in_(ids) & on_day(term.ends) & ~fn.EXISTS(marked))
+            .group_by(SubjectGroupStudent.group)
             .tuples()
         )
         for group_id in ids:
-            found[group_id] = (term, max(members.get(group_id, 0) - given.get(group_id, 0), 0))
+            found[group_id] = (term, lacking.get(group_id, 0))
     return found
+
+
+def _people(ids: set[int]) -> dict[int, Person]:
+    if not ids:
+        return {}
+    return {p.id: p for p in Person.select().where(Person.id.in_(list(ids)))}
 
 
 def build(
@@ -300,42 +352,58 @@ def build(
     class_id: int | None = None,
     teacher_id: int | None = None,
     today: dt.date | None = None,
+    overdue_since: dt.date | None = None,
 ) -> FillingReport:
-    """The month's filling of every group (or one class's, or one teacher's)."""
+    """The month's filling of every group (or one class's, or one teacher's rows).
+
+    ``overdue_since``: count overdue lessons from that day instead of the month's first
+    (the director's control: every lesson of the year still unfilled).
+    """
     today = today or dt.date.today()
     first, last = month_bounds(month)
     starts, ends = max(first, year.starts), min(last, year.ends, today)
-    groups = _groups(year, class_id, teacher_id)
+    groups = _groups(year, class_id)
     report = FillingReport(year, first, starts, max(ends, starts), [])
     if not groups:
         return report
     ids = [g.id for g in groups]
-    teachers = _main_teachers(ids)
-    lessons = _lesson_counts(ids, starts, ends, today) if starts <= ends else {}
-    marks = _mark_counts(ids, starts, ends) if starts <= ends else {}
+    mains = _main_teachers(ids)
+    in_month = starts <= ends
+    lessons = _credit(_lesson_counts(ids, starts, ends), mains) if in_month else {}
+    marks = _credit(_mark_counts(ids, starts, ends), mains) if in_month else {}
+    since = min(overdue_since, starts) if overdue_since else starts
+    overdue = _credit(_overdue_counts(ids, since, ends, today), mains) if since <= ends else {}
     students = _student_counts(ids, report.ends)
-    on = min(report.ends, today)  # a month still to come: the plan as of today
-    progress = {p.group.id: p for p in plan_progress.progress(groups, on)}
-    missing = _missing_period_marks(year, groups, min(last, today))
+    others = {t for _g, t in (*lessons, *marks, *overdue) if t is not None}
+    people = _people(others - {p.id for p in mains.values()})
+    people.update({p.id: p for p in mains.values()})
     for group in groups:
-        total, conducted, topics, homework, roll, overdue = lessons.get(group.id, [0] * 6)
-        report.rows.append(
-            GroupFilling(
-                group,
-                teachers.get(group.id),
-                students=students.get(group.id, 0),
-                lessons=total,
-                conducted=conducted,
-                topics=topics,
-                homework=homework,
-                attendance=roll,
-                marks=marks.get(group.id, 0),
-                overdue=overdue,
-                progress=progress.get(group.id),
-            )
+        main = mains.get(group.id)
+        keys = [main.id if main else None]
+        keys += sorted(
+            {t for g, t in (*lessons, *marks, *overdue) if g == group.id and t not in keys},
+            key=lambda t: (people[t].last_name, people[t].first_name, t),
         )
-        row = report.rows[-1]
-        row.late_term, row.marks_missing = missing.get(group.id, (None, 0))
+        for key in keys:
+            if teacher_id is not None and key != teacher_id:
+                continue
+            total, conducted, topics, homework, roll = lessons.get((group.id, key), [0] * 5)
+            report.rows.append(
+                GroupFilling(
+                    group,
+                    people.get(key) if key is not None else None,
+                    students=students.get(group.id, 0),
+                    lessons=total,
+                    conducted=conducted,
+                    topics=topics,
+                    homework=homework,
+                    attendance=roll,
+                    marks=marks.get((group.id, key), [0])[0],
+                    overdue=overdue.get((group.id, key), [0])[0],
+                    substitute=key != keys[0],
+                )
+            )
+    _group_duties(year, report, min(last, today), min(report.ends, today))
     report.rows.sort(
         key=lambda r: (
             r.teacher is None,
@@ -345,7 +413,23 @@ def build(
     return report
 
 
+def _group_duties(year: AcademicYear, report: FillingReport, due: dt.date, on: dt.date) -> None:
+    """КТП and period marks, on the main teacher's rows: they are the group's, not a
+    substitute's. ``on``: the plan as of the report's last day (today for a month to come)."""
+    mains = [row for row in report.rows if not row.substitute]
+    if not mains:
+        return
+    groups = [row.group for row in mains]
+    progress = {p.group.id: p for p in plan_progress.progress(groups, on)}
+    missing = _missing_period_marks(year, groups, due)
+    for row in mains:
+        row.progress = progress.get(row.group.id)
+        row.late_term, row.marks_missing = missing.get(row.group.id, (None, 0))
+
+
 def _ktp(row: GroupFilling) -> list:
+    if row.substitute:  # the plan is the group's main teacher's
+        return ["", "", ""]
     p = row.progress
     if p is None or p.planned is None:
         return ["нет КТП", row.progress.conducted if p else "", ""]
@@ -357,8 +441,7 @@ def document(report: FillingReport) -> ReportDocument:
         [
             row.teacher.full_name if row.teacher else "",
             row.group.school_class.name,
-            row.group.subject.name
-            + (f", {row.group.subgroup} подгр." if row.group.subgroup else ""),
+            row.group_name,
             row.lessons,
             row.conducted,
             row.topics,
@@ -393,9 +476,10 @@ def document(report: FillingReport) -> ReportDocument:
         ],
         rows,
         [30, 7, 26, 8, 10, 10, 10, 12, 9, 12, 12, 12, 14, 12, 14],
-        note="Уроки месяца по сегодняшний день, без отменённых. КТП — с начала года. "
-        "Отметки за период — за последнюю четверть (полугодие), срок выставления которой "
-        "истёк.",
+        note="Уроки месяца по сегодняшний день, без отменённых; урок засчитан учителю, "
+        "который его провёл (замена — отдельной строкой). КТП — с начала года. Отметки за "
+        "период — за последнюю четверть (полугодие), срок выставления которой истёк: "
+        "учащиеся группы без отметки.",
     )
     teachers = Table(
         "По учителям",
@@ -413,7 +497,7 @@ def document(report: FillingReport) -> ReportDocument:
         [
             [
                 t.name,
-                len(t.groups),
+                len({g.group.id for g in t.groups}),
                 t.total("lessons"),
                 percent(t.total("topics"), t.total("lessons")),
                 percent(t.total("homework"), t.total("lessons")),

@@ -10,16 +10,27 @@ falls into exactly one group, checked in this order:
 - **не аттестован** — at least one «н/а»;
 - **без отметок** — no period mark yet in any subject (not counted as attested);
 - **неуспевающий** — at least one «2» or «незач»;
+- **только «зач»** — attested, but no five-point mark at all (only «зач»);
 - **отличник** — every five-point mark «5»;
 - **хорошист** — only «4» and «5», at least one «4»;
 - **с одной «3»** — exactly one «3», the rest «4» and «5»;
-- **с «3»** — the rest (two or more «3», or only «зач»/«осв»).
+- **с «3»** — the rest (two or more «3»).
 
-Attested = students − not attested − without marks.
-**Quality %** = (отличники + хорошисты) ÷ attested × 100.
-**Success %** = (attested − неуспевающие) ÷ all students × 100, i.e. the share of
-students attested and without a «2».
+Pass/fail marks («зач», «осв») are not grades: they never make a student «с «3»», and
+next to five-point marks they change nothing («5» and «зач» is an отличник).
+
+Both percentages have ONE base, the usual school formula: all students on the roll on
+the period's last day (today while it runs), attested or not.
+**Quality %** = (отличники + хорошисты) ÷ all students × 100.
+**Success %** = students attested and without «2»/«незач» ÷ all students × 100, i.e.
+all − неуспевающие − не аттестованные − без отметок.
 **Average mark** = the mean of the class's five-point period marks.
+Percentages and averages are rounded half up (31,25 → 31,3).
+
+A class counts only its OWN subject groups: a student who moved from 6А to 6Б is
+counted in the class they are in on the period's last day, with that class's period
+marks and the absences on its lessons while they were enrolled there. So a class's
+figures are the same whether it is shown alone or with all the others.
 Missed lessons: «Н» is unexcused; «Б» and «УП» are excused; «ОП» (late) and «ОСВ»
 (exempt) are not absences.
 """
@@ -30,6 +41,8 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from peewee import fn
 
 from ..grading import EXEMPT, FIVE_POINT, NOT_ASSESSED
 from ..models import (
@@ -45,7 +58,7 @@ from ..models import (
     Term,
 )
 from ..terms import FINER_TERMS
-from .table import ReportDocument, Table, percent
+from .table import ReportDocument, Table, mean, percent
 
 UNEXCUSED = ("Н",)
 EXCUSED = ("Б", "УП")
@@ -55,6 +68,7 @@ CATEGORIES = {
     "not_attested": "не аттестован",
     "unmarked": "без отметок",
     "failing": "неуспевающий",
+    "passed": "только «зач»",
     "excellent": "отличник",
     "good": "хорошист",
     "one_three": "с одной «3»",
@@ -121,6 +135,24 @@ def default_period(year: AcademicYear, today: dt.date | None = None) -> ReportPe
     return choices[0]
 
 
+def latest_periods(year: AcademicYear, today: dt.date | None = None) -> list[ReportPeriod]:
+    """For EACH grade range (quarters 2–9, half-years 10–11) its last term ended by today.
+
+    A range none of whose terms has ended yet gives its first term. One period for the
+    whole school would drop the grades of the other range (a quarter has no 10–11).
+    """
+    today = today or dt.date.today()
+    ranges: dict[tuple[int, int], list[ReportPeriod]] = {}
+    for period in period_choices(year):
+        if period.term is not None:
+            ranges.setdefault((period.term.grade_from, period.term.grade_to), []).append(period)
+    found = []
+    for periods in ranges.values():
+        ended = [p for p in periods if p.ends <= today]
+        found.append(max(ended, key=lambda p: p.ends) if ended else periods[0])
+    return found
+
+
 @dataclass
 class StudentResult:
     student: Person
@@ -155,11 +187,13 @@ class ClassResult:
 
     @property
     def quality(self) -> Decimal | None:
+        """(отличники + хорошисты) of ALL students on the roll (the module docstring)."""
         counts = self.counts
-        return percent(counts["excellent"] + counts["good"], self.attested)
+        return percent(counts["excellent"] + counts["good"], len(self.students))
 
     @property
     def success(self) -> Decimal | None:
+        """Attested and without «2» of ALL students on the roll: the same base as quality."""
         return percent(self.attested - self.counts["failing"], len(self.students))
 
     def total(self, name: str) -> int:
@@ -176,6 +210,14 @@ class ProgressReport:
     period: ReportPeriod
     classes: list[ClassResult]
 
+    def merged(self, other: ProgressReport) -> ProgressReport:
+        """This report and another period's (another grade range), classes in grade order."""
+        classes = sorted(
+            self.classes + other.classes,
+            key=lambda c: (c.school_class.grade, c.school_class.letter),
+        )
+        return ProgressReport(self.year, self.period, classes)
+
 
 def categorize(values: list[str]) -> str:
     """The group of a student with these period marks (see the module docstring)."""
@@ -186,11 +228,13 @@ def categorize(values: list[str]) -> str:
         return "unmarked"
     if "2" in values or "незач" in values:
         return "failing"
-    points = [v for v in values if v in FIVE_POINT]
+    points = [v for v in values if v in FIVE_POINT]  # «зач»/«осв» are not grades
+    if not points:
+        return "passed"
     threes = points.count("3")
-    if points and all(v == "5" for v in points):
+    if all(v == "5" for v in points):
         return "excellent"
-    if points and threes == 0:
+    if threes == 0:
         return "good"
     if threes == 1:
         return "one_three"
@@ -224,8 +268,11 @@ def _students(classes: list[SchoolClass], on: dt.date) -> dict[int, list[Person]
 
 
 def _period_marks(group_ids: list[int], period: ReportPeriod):
+    """(class id, student id, subject, value) of the period's marks in these groups."""
     query = (
-        PeriodMark.select(PeriodMark.student, Subject.name, PeriodMark.value)
+        PeriodMark.select(
+            SubjectGroup.school_class, PeriodMark.student, Subject.name, PeriodMark.value
+        )
         .join(SubjectGroup)
         .join(Subject)
         .where(PeriodMark.group.in_(group_ids) & (PeriodMark.kind == period.kind))
@@ -235,21 +282,33 @@ def _period_marks(group_ids: list[int], period: ReportPeriod):
     return query.order_by(Subject.sort_order, Subject.name).tuples()
 
 
-def _absences(group_ids: list[int], starts: dt.date, ends: dt.date) -> dict[int, Counter]:
-    found: dict[int, Counter] = defaultdict(Counter)
+def _absences(
+    group_ids: list[int], starts: dt.date, ends: dt.date
+) -> dict[tuple[int, int], Counter]:
+    """Per (class id, student id): absence codes on the class's own lessons, counted only
+    while the student was enrolled in that class (one query)."""
+    found: dict[tuple[int, int], Counter] = defaultdict(Counter)
+    enrolled = Enrollment.select(Enrollment.id).where(
+        (Enrollment.student == Attendance.student)
+        & (Enrollment.school_class == SubjectGroup.school_class)
+        & (Enrollment.starts <= Lesson.date)
+        & (Enrollment.ends.is_null() | (Enrollment.ends >= Lesson.date))
+    )
     query = (
-        Attendance.select(Attendance.student, Attendance.code)
+        Attendance.select(SubjectGroup.school_class, Attendance.student, Attendance.code)
         .join(Lesson)
+        .join(SubjectGroup)
         .where(
             Lesson.group.in_(group_ids)
             & Lesson.date.between(starts, ends)
             & (Lesson.state != "cancelled")
             & Attendance.code.in_(UNEXCUSED + EXCUSED)
+            & fn.EXISTS(enrolled)
         )
         .tuples()
     )
-    for student_id, code in query:
-        found[student_id][code] += 1
+    for class_id, student_id, code in query:
+        found[class_id, student_id][code] += 1
     return found
 
 
@@ -274,16 +333,19 @@ def build(
         )
     )
     group_ids = [g.id for g in groups]
-    marks: dict[int, dict[str, str]] = defaultdict(dict)
-    for student_id, subject, value in _period_marks(group_ids, period) if group_ids else []:
+    # keyed by (class, student): a transferred student's old class keeps its own marks
+    marks: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
+    for class_id, student_id, subject, value in (
+        _period_marks(group_ids, period) if group_ids else []
+    ):
         if value != EXEMPT:
-            marks[student_id][subject] = value
+            marks[class_id, student_id][subject] = value
     absences = _absences(group_ids, period.starts, min(period.ends, today)) if group_ids else {}
     for school_class in classes:
         results, points = [], []
         for person in students.get(school_class.id, []):
-            got = marks.get(person.id, {})
-            away = absences.get(person.id, Counter())
+            got = marks.get((school_class.id, person.id), {})
+            away = absences.get((school_class.id, person.id), Counter())
             excused = sum(away[c] for c in EXCUSED)
             unexcused = sum(away[c] for c in UNEXCUSED)
             results.append(
@@ -297,8 +359,7 @@ def build(
                 )
             )
             points += [int(v) for v in got.values() if v in FIVE_POINT]
-        average = (Decimal(sum(points)) / len(points)).quantize(Decimal("0.01")) if points else None
-        report.classes.append(ClassResult(school_class, results, average))
+        report.classes.append(ClassResult(school_class, results, mean(points)))
     return report
 
 
@@ -312,6 +373,7 @@ def document(report: ProgressReport) -> ReportDocument:
             "Хорошистов",
             "С одной «3»",
             "С «3»",
+            "Только «зач»",
             "Неуспевающих",
             "Не аттестовано",
             "Без отметок",
@@ -330,6 +392,7 @@ def document(report: ProgressReport) -> ReportDocument:
                 c.counts["good"],
                 c.counts["one_three"],
                 c.counts["threes"],
+                c.counts["passed"],
                 c.counts["failing"],
                 c.counts["not_attested"],
                 c.counts["unmarked"],
@@ -342,8 +405,9 @@ def document(report: ProgressReport) -> ReportDocument:
             ]
             for c in report.classes
         ],
-        note="Качество — отличники и хорошисты от аттестованных; успеваемость — аттестованные "
-        "без «2» от всех учащихся.",
+        note="Качество — отличники и хорошисты от всех учащихся; успеваемость — аттестованные "
+        "без «2» от всех учащихся (в классе в последний день периода). «Зач» и «осв» — не "
+        "отметки: только с «зач» — отдельная строка, не «с «3»».",
     )
     students = Table(
         "По учащимся",

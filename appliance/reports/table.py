@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 Cell = str | int | float | Decimal | None
 
@@ -72,11 +72,27 @@ def text(value: Cell) -> str:
     return str(value)
 
 
+def rounded(value: Decimal, places: int) -> Decimal:
+    """``value`` to ``places`` decimals, a half rounded up as at school: 31,25 → 31,3.
+
+    Decimal's own default (to the even digit) would print 31,2 — not what a teacher
+    counting by hand gets.
+    """
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def percent(part: int, whole: int) -> Decimal | None:
     """``part`` of ``whole`` in per cent with one decimal; None when ``whole`` is 0."""
     if not whole:
         return None
-    return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"))
+    return rounded(Decimal(part) * 100 / whole, 1)
+
+
+def mean(values: list[int]) -> Decimal | None:
+    """The average of marks with two decimals (half up); None when there are none."""
+    if not values:
+        return None
+    return rounded(Decimal(sum(values)) / len(values), 2)
 
 
 def ru_period(starts: dt.date, ends: dt.date) -> str:

@@ -20,7 +20,7 @@ def queue(report: str, fmt: str, filters: dict[str, str], *, user) -> jobs.Job:
         raise catalog.ReportError("Такого отчёта нет.")
     if fmt not in FORMATS:
         raise catalog.ReportError("Выберите формат файла: XLSX или PDF.")
-    catalog.read_filters(report, filters)  # a wrong filter fails now, not in the worker
+    catalog.check(report, filters)  # a wrong filter fails now, not in the worker
     return jobs.enqueue(KIND, {"report": report, "format": fmt, "filters": filters}, user=user)
 
 
