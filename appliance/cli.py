@@ -427,3 +427,7 @@ from .cli_backup import restore as restore_command  # noqa: E402
 
 main.add_command(backup_command)
 main.add_command(restore_command)
+
+from .cli_archive import archive as archive_command  # noqa: E402
+
+main.add_command(archive_command)

@@ -75,6 +75,7 @@ NAVIGATION = [
     ("admin.audit_log", "Журнал изменений", "audit", "read"),
     ("sync.status", "Синхронизация", "sync", "read"),
     ("sync.mine", "Не отправлено в АСУ РСО", "journal", "write"),
+    ("archive.index", "Электронный архив", "archive", "read"),
     ("backup.index", "Резервные копии", "backup", "read"),
     ("settings.edit", "Настройки школы", "school_settings", "read"),
     ("help.index", "Помощь", "own", "read"),

@@ -1,0 +1,153 @@
+"""Retention of the archive (§9.2): what is due for destruction, the act, the destruction,
+and the yearly verification that the register asks for.
+
+Journals are kept 5 years and then destroyed by an act; summary sheets 25 years. A
+unit can be destroyed only after its retention: the act lists the units and the
+reason, the commission signs it on paper, and the director confirms on the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..config import Settings
+from ..db import write
+from ..models import ArchiveRecord, School, User, now
+from . import archive, media
+
+VERIFY_EVERY = dt.timedelta(days=365)
+ACT_TEMPLATE = "archive/act.html"
+REASONS = {
+    "journal": "истёк срок хранения 5 лет (п. 9.2 Положения об ЭЖ)",
+    "summary": "истёк срок хранения 25 лет (п. 9.2 Положения об ЭЖ)",
+}
+
+
+def due_for_destruction(today: dt.date | None = None) -> list[ArchiveRecord]:
+    """Units on some medium whose retention ended before ``today``."""
+    today = today or dt.date.today()
+    return list(
+        ArchiveRecord.select()
+        .where((ArchiveRecord.status == "written") & (ArchiveRecord.retain_until < today))
+        .order_by(ArchiveRecord.retain_until, ArchiveRecord.register_number)
+    )
+
+
+def verification_due(moment: dt.datetime | None = None) -> list[ArchiveRecord]:
+    """Units not checked for over a year (never checked: a year after writing)."""
+    limit = (moment or now()) - VERIFY_EVERY
+    return list(
+        ArchiveRecord.select()
+        .where(
+            (ArchiveRecord.status == "written")
+            & (
+                (ArchiveRecord.last_verified_at < limit)
+                | (ArchiveRecord.last_verified_at.is_null() & (ArchiveRecord.created_at < limit))
+            )
+        )
+        .order_by(ArchiveRecord.media_label, ArchiveRecord.register_number)
+    )
+
+
+@cache
+def _templates() -> Environment:
+    from ..web import templates_dir
+
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir())), autoescape=select_autoescape(["html"])
+    )
+
+
+def act_number(today: dt.date | None = None) -> str:
+    """The next act's number: «1/2031», «2/2031» … (acts already in the register count)."""
+    today = today or dt.date.today()
+    acts = {
+        r.destruction_act
+        for r in ArchiveRecord.select(ArchiveRecord.destruction_act).where(
+            ArchiveRecord.destruction_act.endswith(f"/{today.year}")
+        )
+    }
+    return f"{len(acts) + 1}/{today.year}"
+
+
+def act_html(records: list[ArchiveRecord], number: str, today: dt.date | None = None) -> str:
+    from ..pdf import FONT_FAMILY
+
+    rows = [(r, REASONS.get(r.unit, "истёк срок хранения")) for r in records]
+    return (
+        _templates()
+        .get_template(ACT_TEMPLATE)
+        .render(
+            school=School.get(),
+            rows=rows,
+            number=number,
+            today=today or dt.date.today(),
+            font_family=FONT_FAMILY,
+        )
+    )
+
+
+def act_pdf(records: list[ArchiveRecord], number: str | None = None) -> bytes:
+    """«Акт об уничтожении» of these units, for the commission to sign."""
+    from ..pdf import render_pdf  # WeasyPrint loads only when an act is printed
+
+    return render_pdf(act_html(records, number or act_number()))
+
+
+class DestructionError(archive.ArchiveError):
+    """A unit cannot be destroyed (not due, or its medium is not here)."""
+
+
+def destroy(
+    settings: Settings,
+    record_ids: list[int],
+    medium_path: Path | media.Medium,
+    act: str,
+    user: User | None = None,
+    today: dt.date | None = None,
+) -> list[ArchiveRecord]:
+    """Delete the units' files from the medium and mark them destroyed under ``act``.
+
+    Everything is checked first: every unit must be past retention and on this medium;
+    otherwise nothing is deleted.
+    """
+    today = today or dt.date.today()
+    if not act.strip():
+        raise DestructionError("Укажите номер акта об уничтожении.")
+    if not record_ids:
+        raise DestructionError("Отметьте единицы, которые уничтожаются по акту.")
+    medium = archive._medium(medium_path)
+    records = list(ArchiveRecord.select().where(ArchiveRecord.id.in_(record_ids)))
+    if len(records) != len(set(record_ids)):
+        raise DestructionError("Некоторых единиц нет в реестре.")
+    for record in records:
+        if record.status != "written" or record.retain_until >= today:
+            raise DestructionError(
+                f"Единица «{record.title}» хранится до {record.retain_until:%d.%m.%Y}: "
+                "уничтожать её нельзя."
+            )
+        if record.media_label != medium.label:
+            raise DestructionError(
+                f"Единица «{record.title}» записана на носитель «{record.media_label}», "
+                f"а вставлен «{medium.label}»."
+            )
+    for record in records:
+        for name in media.part_names(record.file_name, record.parts) + [
+            f"{record.file_name}.minisig"
+        ]:
+            (medium.root / name).unlink(missing_ok=True)
+    moment = now()
+    with write(user=user) as rec:
+        for record in records:
+            before = {"status": record.status, "destroyed_at": None, "destruction_act": ""}
+            record.status = "destroyed"
+            record.destroyed_at = moment
+            record.destruction_act = act.strip()
+            record.save()
+            rec.record("archive.destroy", record, before=before, op="update")
+    archive.write_register(settings, medium)
+    return records
