@@ -150,6 +150,9 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     },
     # destroying archive units whose retention has passed: the director signs the act
     "archive_destroy": {WRITE: frozenset({"director"})},
+    # the box's self-diagnosis (`ezh doctor` on a page): the admin who runs the box and
+    # the director who answers for it
+    "system_health": {READ: frozenset({"director", "admin"})},
     # database backups (separate from the archive): the admin runs and restores them
     "backup": {
         READ: frozenset({"director", "admin"}),

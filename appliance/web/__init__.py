@@ -267,6 +267,7 @@ BLUEPRINTS = (
     "printing",
     "archive",
     "backup",
+    "doctor",
     "timetable",
     "years",
 )
