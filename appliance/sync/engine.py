@@ -179,8 +179,8 @@ def _push_all(
 ) -> None:
     """Push ready batches, one request in flight while the next batch is prepared.
 
-    The requests of a batch go from a second thread while this one records the
-    previous batch and prepares the next (reading the outbox, committing its attempt):
+    The requests of a batch go from a second thread while this one prepares the next
+    batch (reading the outbox, committing its attempt) and records the previous one:
     the box's bookkeeping overlaps the wait for АСУ РСО instead of adding to it.
     Batches still go out one after another, in order. A batch prepared behind one that
     failed is not sent: its attempt is already committed, so the next run reads its
@@ -196,12 +196,9 @@ def _push_all(
     cursor = 0  # where the scan of the outbox goes on from, within this run
     in_flight: tuple[Prepared, Future] | None = None
 
-    def settle(done: Prepared, request: Future) -> Outcome:
-        """Wait for a batch in flight and record what came of it (whatever happened)."""
-        try:
-            request.result()
-        finally:
-            pusher.record(done.result)
+    def record(done: Prepared) -> Outcome:
+        """Store what came of a batch (accepted, parked, failed) and count it."""
+        pusher.record(done.result)
         outcome = done.result
         result.pushed += len(outcome.accepted)
         result.parked += len(outcome.parked)
@@ -209,6 +206,13 @@ def _push_all(
         sent = result.pushed + result.parked + result.failed
         report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
         return outcome
+
+    def settle(done: Prepared, request: Future) -> None:
+        """Wait for a batch in flight and record it, whatever happened to it."""
+        try:
+            request.result()
+        finally:
+            record(done)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send") as sender:
         try:
@@ -220,20 +224,32 @@ def _push_all(
                         cursor = items[-1].first_seq
                         batches += 1
                         prepared = pusher.prepare(items)
-                if in_flight is not None:
-                    outcome = settle(*in_flight)
-                    in_flight = None
-                    if outcome.failed:
-                        # The upstream is in trouble: stop; the loop comes back after a wait.
-                        result.status = "offline"
-                        result.message = f"Отправка прервалась: {outcome.error}"
-                        result.retry_after = outcome.retry_after
+                if in_flight is None:
+                    if prepared is None:
                         return
-                if prepared is None:
+                    in_flight = (prepared, sender.submit(pusher.send, prepared))
+                    continue
+                done, request = in_flight
+                in_flight = None
+                try:
+                    request.result()
+                except BaseException:
+                    record(done)
+                    raise
+                if done.result.failed:
+                    # The upstream is in trouble: stop; the loop comes back after a wait.
+                    record(done)
+                    result.status = "offline"
+                    result.message = f"Отправка прервалась: {done.result.error}"
+                    result.retry_after = done.result.retry_after
                     return
-                in_flight = (prepared, sender.submit(pusher.send, prepared))
+                if prepared is not None:  # it leaves now: recording `done` overlaps its flight
+                    in_flight = (prepared, sender.submit(pusher.send, prepared))
+                record(done)
+                if in_flight is None:
+                    return
         finally:
-            if in_flight is not None:  # preparing the next batch failed: keep this one's result
+            if in_flight is not None:  # something failed here while a batch was in flight
                 settle(*in_flight)
 
 
