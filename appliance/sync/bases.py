@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 from ..models import SyncCell, database, now
 
+ROWS_PER_STATEMENT = 200  # 4 parameters each: well under SQLite's limit
+
 
 def values(keys: Iterable[str]) -> dict[str, str]:
     """key → base value, for the keys that have one (never synced: absent)."""
@@ -37,11 +39,19 @@ def remember(key: str, entity_type: str, value: str, at: dt.datetime | None = No
 
 
 def remember_many(rows: Iterable[tuple[str, str, str]], at: dt.datetime | None = None) -> None:
-    """`remember` for many (key, entity_type, value) at once: one statement, not one each."""
+    """`remember` for many (key, entity_type, value) at once: a few multi-row statements.
+
+    One statement per 200 rows, not one per row: the sync records a batch while its next
+    request is in flight, and every statement hands the GIL to the sending thread.
+    """
     stamp = str(at or now())
-    database.connection().executemany(
-        'INSERT INTO "sync_cell" ("entity_type", "entity_uuid", "value", "synced_at")'
-        ' VALUES (?, ?, ?, ?) ON CONFLICT ("entity_uuid") DO UPDATE SET'
-        ' "value" = excluded."value", "synced_at" = excluded."synced_at"',
-        [(entity_type, key, value, stamp) for key, entity_type, value in rows],
-    )
+    values = [(entity_type, key, value, stamp) for key, entity_type, value in rows]
+    for start in range(0, len(values), ROWS_PER_STATEMENT):
+        chunk = values[start : start + ROWS_PER_STATEMENT]
+        database.execute_sql(
+            'INSERT INTO "sync_cell" ("entity_type", "entity_uuid", "value", "synced_at")'
+            f" VALUES {', '.join(['(?, ?, ?, ?)'] * len(chunk))}"
+            ' ON CONFLICT ("entity_uuid") DO UPDATE SET'
+            ' "value" = excluded."value", "synced_at" = excluded."synced_at"',
+            [field for row in chunk for field in row],
+        )
