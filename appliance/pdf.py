@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # WeasyPrint is imported when a document is rendered, not before
+    from weasyprint.document import Document
     from weasyprint.urls import URLFetcher
 
 # The families a template should name; DejaVu covers Cyrillic on every box.
@@ -48,15 +49,68 @@ class DataFile:
     relationship: str = "Data"  # ISO 19005-3 AFRelationship: Data, Source, Alternative …
 
 
-def write_pdfa(html: str, target: Path, *, attachments: Sequence[DataFile] = ()) -> int:
+class LayoutError(ValueError):
+    """A table does not fit the page: printed, it would be cut off (message in Russian)."""
+
+
+# Rounding in WeasyPrint's layout: a cell may end this far past the edge (CSS px).
+_FIT_TOLERANCE = 0.5
+_PX_PER_MM = 96 / 25.4
+
+
+def cells_past_the_edge(document: Document) -> list[tuple[int, float]]:
+    """(page number, mm past the edge) of every table cell that ends beyond its page's
+    content box: on paper such a cell is cut off, or off the sheet altogether."""
+    found = []
+    for number, page in enumerate(document.pages, 1):
+        box = page._page_box
+        right = box.content_box_x() + box.width
+        for cell in _table_cells(box):
+            end = cell.border_box_x() + cell.border_width()
+            if end > right + _FIT_TOLERANCE:
+                found.append((number, (end - right) / _PX_PER_MM))
+    return found
+
+
+def _table_cells(box):
+    """Every table cell box under `box` (a page's layout tree, depth first)."""
+    from weasyprint.formatting_structure.boxes import TableCellBox
+
+    stack = [box]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, TableCellBox):
+            yield current
+        stack.extend(getattr(current, "children", ()) or ())
+
+
+def check_fits(document: Document) -> None:
+    """Refuse a document whose tables run past the page (LayoutError, in Russian)."""
+    past = cells_past_the_edge(document)
+    if past:
+        page, overflow = max(past, key=lambda item: item[1])
+        raise LayoutError(
+            f"Таблица не помещается на страницу (стр. {page} документа, "
+            f"шире на {overflow:.0f} мм): такой лист напечатался бы обрезанным. "
+            "Сообщите администратору."
+        )
+
+
+def write_pdfa(
+    html: str, target: Path, *, attachments: Sequence[DataFile] = (), check_fit: bool = False
+) -> int:
     """Render to a PDF/A-3b file, fonts embedded, `attachments` associated; its page count.
 
     The attached files are read by the caller's code from disk, never through a URL:
-    the document itself still fetches nothing.
+    the document itself still fetches nothing. With `check_fit` a table running past
+    the page raises LayoutError before anything is written (a bound record must not
+    be printed cut off).
     """
     from weasyprint import HTML, Attachment
 
     document = HTML(string=html, url_fetcher=local_fetcher()).render()
+    if check_fit:
+        check_fits(document)
     files = [
         Attachment(
             string=item.path.read_bytes(),

@@ -260,7 +260,7 @@ def naive_journal(school_class, out: Path) -> int:
     info = print_data.title_info(school_class, year, list(groups.values()), until)
     head, bodies = "", []
     htmls = [
-        printing._piece_html(piece, groups, frame, info, [], first_page=1)
+        printing._piece_html(piece, groups, frame, info, [], first_page=1, year=year)
         for piece in printing.journal_plan(school_class, year, until)
     ]
     htmls.append(print_frame.render("print/closing.html", **frame, first_page=1, sheets=0))

@@ -206,7 +206,8 @@ def test_a_class_without_lessons_still_prints_a_sensible_journal(school, tmp_pat
     text = texts(PdfReader(out))
     assert pages == len(text) == 3  # title, the subject's period marks, the closing sheet
     assert "5Б класс" in text[0] and "Предметы: Математика" in text[0]
-    assert "Уроков по предмету в этом учебном году не было" in text[1]
+    assert "Уроков по предмету на дату печати ещё не было" in text[1]
+    assert re.search(r"Уроков на дату печати \(\d\d\.\d\d\.\d{4}\): 0", text[1])
     assert "Фёдоров Глеб" in text[1]
     assert "скреплено печатью 3 (три) листа" in text[2]
 
@@ -219,8 +220,10 @@ def test_a_class_without_subjects_prints_title_closing_and_an_empty_summary(scho
     assert "Обучающихся: 2" in title and "Предметы: нет" in title
     assert "скреплено печатью 2 (два) листа" in closing
     summary = tmp_path / "summary.pdf"
-    assert printing.summary_pdf(cls, school.year, summary, in_process=True) == 1
-    assert "Андреева Вера" in texts(PdfReader(summary))[0]
+    assert printing.summary_pdf(cls, school.year, summary, in_process=True) == 2
+    sheet, closing = texts(PdfReader(summary))
+    assert "Андреева Вера" in sheet and "Лист 1 из 2" in sheet
+    assert "скреплено печатью 2 (два) листа" in closing and "Лист 2 из 2" in closing
 
 
 def test_a_class_of_another_year_is_refused(school, tmp_path):
@@ -355,11 +358,14 @@ def test_summary_sheet_is_pdfa_with_the_marks_and_its_data(school, journal, tmp_
     out = tmp_path / "summary.pdf"
     pages = printing.summary_pdf(school.classes["5А"], school.year, out, in_process=True)
     reader = PdfReader(out)
-    assert pages == len(reader.pages) == 1
-    text = texts(reader)[0]
+    assert pages == len(reader.pages) == 2  # the sheet and its closing sheet
+    text, closing = texts(reader)
     assert "Сводная ведомость учёта успеваемости" in text and "Математика" in text
     assert re.search(r"Иванов Пётр\s+5(\s+)+4", text)
-    assert "Лист 1" in text and "Классный руководитель" in text
+    assert "Лист 1 из 2" in text and "Классный руководитель" in text
+    assert "Пронумеровано, прошнуровано и скреплено печатью 2 (два) листа" in closing
+    assert "Сводная ведомость учёта успеваемости: 5А класс" in closing
+    assert "Орлова Марина Ивановна" in closing and "Лист 2 из 2" in closing
     assert_pdfa_3b(reader)
     files = attached(reader)
     assert set(files) == {"summary.csv", "summary.json"}
@@ -380,7 +386,7 @@ def test_summary_pages_keep_every_subject_of_a_student(school, monkeypatch):
     monkeypatch.setattr(printing, "SUMMARY_ROWS_PER_PAGE", 2)
     pages = printing.summary_pages(build(school.classes["5А"], school.year))
     assert [len(p.students) for p in pages] == [2, 1]
-    assert pages[0].first and pages[-1].last and pages[1].part == "лист 2 из 2"
+    assert pages[0].first and pages[-1].last and not pages[1].first
 
 
 # --- the page and the job ------------------------------------------------------------------
@@ -485,3 +491,415 @@ def test_print_routes_obey_the_matrix_with_an_empty_post(app, browser, school, r
     status = browser.post(f"/print/classes/{cls.id}", {}).status_code
     assert status == (400 if writes else 403)
     assert Job.select().count() == 0
+
+
+# --- review fixes: the page width, fonts, data, the child ------------------------------------
+
+
+LONG_NAME = ("Константинопольская-Вышневолоцкая", "Александр", "Константинович")
+
+
+def _laid_out(html: str):
+    from weasyprint import HTML
+
+    from appliance.pdf import local_fetcher
+
+    return HTML(string=html, url_fetcher=local_fetcher()).render()
+
+
+def _many_subjects(school, count: int) -> list[SubjectGroup]:
+    """`count` more subject groups of 5А with long names, every student in each."""
+    groups = []
+    with write():
+        for n in range(count):
+            subject = Subject.create(
+                name=f"Изобразительное искусство и художественный труд {n + 1}", sort_order=10 + n
+            )
+            group = SubjectGroup.create(
+                year=school.year, school_class=school.classes["5А"], subject=subject
+            )
+            for student in school.students["5А"]:
+                SubjectGroupStudent.create(group=group, student=student, starts=school.year.starts)
+            groups.append(group)
+    return groups
+
+
+def test_a_table_past_the_page_fails_the_print_in_russian(tmp_path):
+    from appliance.pdf import LayoutError, cells_past_the_edge, write_pdfa
+
+    wide = "<table><tr>" + "<td>" + "Ш" * 400 + "</td>" * 1 + "</tr></table>"
+    html = f"<html><head><style>@page {{ size: A4 landscape }}</style></head><body>{wide}"
+    assert cells_past_the_edge(_laid_out(html))
+    with pytest.raises(LayoutError, match="не помещается на страницу"):
+        write_pdfa(html, tmp_path / "wide.pdf", check_fit=True)
+    assert not (tmp_path / "wide.pdf").exists()
+    assert write_pdfa("<p>узко</p>", tmp_path / "narrow.pdf", check_fit=True) == 1
+
+
+def test_summary_of_many_subjects_stays_on_the_paper(school, journal, tmp_path):
+    """16 subjects × 5 periods: cut by width, every cell inside the page's content box."""
+    from appliance.backup.print_frame import document_frame, render
+    from appliance.pdf import cells_past_the_edge
+    from appliance.reports.summary import build
+
+    _many_subjects(school, 15)
+    with write():
+        student = school.students["5А"][0]
+        student.last_name, student.first_name, student.middle_name = LONG_NAME
+        student.save()
+    cls = school.classes["5А"]
+    sheet = build(cls, school.year)
+    assert len(sheet.subjects) == 16 and len(sheet.periods) == 5
+    pages = printing.summary_pages(sheet)
+    assert all(len(p.subjects) * 5 <= printing.SUMMARY_MARK_COLUMNS for p in pages)
+    html = render(
+        "print/summary.html",
+        **document_frame(cls, school.year, "Сводная ведомость"),
+        first_page=1,
+        pages=pages,
+        sheet=sheet,
+        periods=sheet.periods,
+        legend="",
+    )
+    assert cells_past_the_edge(_laid_out(html)) == []
+
+    out = tmp_path / "summary.pdf"
+    total = printing.summary_pdf(cls, school.year, out, in_process=True)
+    text = texts(PdfReader(out))
+    assert total == len(text) == len(pages) + 1
+    joined = re.sub(r"[\s\u00ad\u2010-]+", "", "\n".join(text))
+    for n in range(1, 16):  # every subject printed, its header wrapped inside its columns
+        assert f"художественныйтруд{n}" in joined
+    assert "КонстантинопольскаяВышневолоцкаяАлександр" in joined
+    for number, page in enumerate(text, 1):
+        assert f"Лист {number} из {total}" in page
+
+
+def test_summary_that_cannot_fit_fails_the_job_in_russian(school, journal, settings, monkeypatch):
+    """Forced past the page (75 columns), the job fails plainly instead of a cut sheet."""
+    monkeypatch.setattr(printing, "SUMMARY_MARK_COLUMNS", 200)
+    _many_subjects(school, 15)
+    with write():
+        jobs.enqueue(print_tasks.SUMMARY_JOB, {"class_id": school.classes["5А"].id})
+    [job] = jobs.run_pending(settings)
+    assert job.state == "failed" and "не помещается на страницу" in job.message
+
+
+def test_a_long_name_does_not_push_the_grid_off_the_page(school, tmp_path):
+    _add_lessons(school, 20)  # 40 columns in September: a full 30-column page
+    with write():
+        student = school.students["5А"][0]
+        student.last_name, student.first_name, student.middle_name = LONG_NAME
+        student.save()
+    starts = school.year.starts
+    group = school.group
+    pages = list(print_data.grid_pages(group, starts, starts + dt.timedelta(days=29)))
+    assert len(pages[0].heads) == print_data.COLUMNS_PER_PAGE
+    assert pages[0].rows[0][1] == "Константинопольская-Вышневолоцкая Александр К."
+    from appliance.backup.print_frame import document_frame, render
+
+    html = render(
+        "print/journal_grid.html",
+        **document_frame(school.classes["5А"], school.year, "Классный журнал"),
+        first_page=2,
+        pages=pages,
+        legend="",
+    )
+    from appliance.pdf import cells_past_the_edge
+
+    assert cells_past_the_edge(_laid_out(html)) == []
+    out = tmp_path / "journal.pdf"
+    until = starts + dt.timedelta(days=40)
+    printing.journal_pdf(school.classes["5А"], school.year, out, in_process=True, until=until)
+    grid = "\n".join(t for t in texts(PdfReader(out)) if "Ученик" in t)
+    assert "Вышневолоцкая" in re.sub(r"[\s\u00ad\u2010]+", "", grid)
+
+
+def test_a_long_link_in_the_homework_wraps_instead_of_failing_the_print(school, journal, tmp_path):
+    link = "https://resh.edu.ru/subject/lesson/" + "7731/main/" * 20 + "?" + "x" * 80
+    with write():
+        journal.homework = link
+        journal.topic = "Натуральные" * 20
+        journal.save()
+    out = tmp_path / "journal.pdf"
+    printing.journal_pdf(school.classes["5А"], school.year, out, in_process=True)
+    assert "resh.edu.ru" in "\n".join(texts(PdfReader(out)))
+
+
+def test_summary_sheet_numbers_come_from_the_rendered_pages(school, tmp_path, monkeypatch):
+    """45 rows planned on one page run onto a second: every sheet still reads «из 3»."""
+    from appliance.models import Enrollment, Person
+    from appliance.reports.summary import build
+
+    cls = school.classes["5Б"]
+    with write():
+        for n in range(45):
+            person = Person.create(last_name=f"Ученикова{n}", first_name="Мария")
+            Enrollment.create(student=person, school_class=cls, starts=school.year.starts)
+    monkeypatch.setattr(printing, "SUMMARY_ROWS_PER_PAGE", 100)
+    assert len(printing.summary_pages(build(cls))) == 1  # planned: one page
+    out = tmp_path / "summary.pdf"
+    assert printing.summary_pdf(cls, school.year, out, in_process=True) == 3
+    text = texts(PdfReader(out))
+    for number, page in enumerate(text, 1):
+        assert f"Лист {number} из 3" in page, number
+    assert "скреплено печатью 3 (три) листа" in text[-1]
+
+
+def font_programs(reader: PdfReader) -> dict[str, set[str]]:
+    """BaseFont name → digests of the font programs embedded under that name."""
+    import hashlib
+
+    found: dict[str, set[str]] = {}
+    for page in reader.pages:
+        for ref in page["/Resources"].get("/Font", {}).values():
+            font = ref.get_object()
+            descendants = font.get("/DescendantFonts")
+            holder = descendants[0].get_object() if descendants else font
+            descriptor = holder["/FontDescriptor"].get_object()
+            key = next(k for k in ("/FontFile2", "/FontFile3", "/FontFile") if k in descriptor)
+            data = descriptor[key].get_object().get_data()
+            name = str(font["/BaseFont"])
+            assert str(descriptor["/FontName"]) == name
+            found.setdefault(name, set()).add(hashlib.sha256(data).hexdigest())
+    return found
+
+
+def test_joined_pieces_never_share_a_subset_tag_between_font_programs(
+    school, journal, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(printing, "TOPIC_ROWS_PER_PIECE", 2)
+    _add_lessons(school, 6)
+    out = tmp_path / "journal.pdf"
+    printing.journal_pdf(school.classes["5А"], school.year, out, in_process=True)
+    programs = font_programs(PdfReader(out))
+    for name, digests in programs.items():
+        assert len(digests) == 1, name  # one tag, one program (ISO 32000-1 §9.6.4)
+        assert re.fullmatch(r"/[A-Z]{6}\+\S+", name), name
+    assert len(programs) > 2  # several pieces, several subsets, each its own name
+
+
+def test_the_joined_file_has_one_af_entry_a_file_and_an_outline(
+    school, journal, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(printing, "TOPIC_ROWS_PER_PIECE", 1)
+    _add_lessons(school, 3)
+    out = tmp_path / "journal.pdf"
+    pages = printing.journal_pdf(school.classes["5А"], school.year, out, in_process=True)
+    reader = PdfReader(out)
+    refs = [ref.idnum for ref in catalog(reader)["/AF"]]
+    assert len(refs) == len(set(refs)) == 5
+    outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
+    assert outline[0] == ("Титульный лист", 0)
+    assert ("Математика", 1) in outline
+    assert outline[-1] == (printing.CLOSING_BOOKMARK, pages - 1)
+
+
+def test_exported_csv_cannot_run_a_formula_but_the_json_keeps_the_text(school, journal, tmp_path):
+    with write():
+        journal.topic = '=HYPERLINK("http://evil";"x")'
+        journal.homework = "@SUM(1)"
+        journal.save()
+        pupil = school.students["5А"][1]
+        pupil.last_name = "+Петрова"
+        pupil.save()
+    export_class_data(school.classes["5А"], school.year, tmp_path, "journal")
+    [lesson] = [r for r in csv_rows(tmp_path / "lessons.csv")[1:] if r[0] == str(journal.uuid)]
+    assert lesson[5] == '\'=HYPERLINK("http://evil";"x")' and lesson[6] == "'@SUM(1)"
+    [absence] = csv_rows(tmp_path / "attendance.csv")[1:]
+    assert absence[5] == "'+Петрова Анна"
+    data = json.loads((tmp_path / "journal.json").read_text(encoding="utf-8"))
+    assert data["lessons"][0]["topic"].startswith("=HYPERLINK")
+    assert data["attendance"][0]["student"] == "+Петрова Анна"
+
+
+def test_attached_data_is_what_the_journal_prints(school, journal, tmp_path):
+    """The print date's span, and marks/absences only on days the student was in the group."""
+    ivanov, petrova, sidorov = school.students["5А"]
+    until = journal.date + dt.timedelta(days=3)
+    with write():
+        later = Lesson.create(
+            group=school.group,
+            date=until + dt.timedelta(days=1),
+            number=1,
+            state="held",
+            topic="После даты печати",
+        )
+        Attendance.create(lesson=later, student=ivanov, code="Н")
+        # Сидоров left the group before the lesson: his stray mark is not on paper.
+        link = SubjectGroupStudent.get(
+            (SubjectGroupStudent.group == school.group) & (SubjectGroupStudent.student == sidorov)
+        )
+        link.ends = journal.date - dt.timedelta(days=1)
+        link.save()
+        stray = Assignment.get(Assignment.lesson == journal)
+        Mark.create(assignment=stray, student=sidorov, value="2")
+        Attendance.create(lesson=journal, student=sidorov, code="Н")
+    paths = export_class_data(school.classes["5А"], school.year, tmp_path, "journal", until)
+    assert len(paths) == 5
+    lessons = [r[5] for r in csv_rows(tmp_path / "lessons.csv")[1:]]
+    assert lessons == ["Натуральные числа и шкалы"]
+    assert [(r[7], r[8]) for r in csv_rows(tmp_path / "marks.csv")[1:]] == [("Иванов Пётр", "5")]
+    absences = [(r[5], r[6]) for r in csv_rows(tmp_path / "attendance.csv")[1:]]
+    assert absences == [("Петрова Анна", "Б")]
+    data = json.loads((tmp_path / "journal.json").read_text(encoding="utf-8"))
+    assert data["as_of"] == until.isoformat()
+
+    out = tmp_path / "journal.pdf"
+    printing.journal_pdf(school.classes["5А"], school.year, out, in_process=True, until=until)
+    files = attached(PdfReader(out))
+    assert b"\xd0\x9f\xd0\xbe\xd1\x81\xd0\xbb\xd0\xb5" not in files["lessons.csv"]  # «После»
+    assert "Сидоров" not in files["marks.csv"].decode("utf-8-sig")
+
+
+def test_period_table_lists_members_as_the_period_sheet_does(school, journal):
+    """A student who moved to the other subgroup: each period's mark where he ended it."""
+    from appliance import terms
+
+    first, second = school.planning["terms"][:2]
+    ivanov, petrova, _ = school.students["5А"]
+    english = Subject.get_or_create(name="Английский язык")[0]
+    with write():
+        one, two = (
+            SubjectGroup.create(
+                year=school.year, school_class=school.classes["5А"], subject=english, subgroup=n
+            )
+            for n in (1, 2)
+        )
+        SubjectGroupStudent.create(
+            group=one,
+            student=ivanov,
+            starts=school.year.starts,
+            ends=second.starts - dt.timedelta(days=1),
+        )
+        SubjectGroupStudent.create(group=two, student=ivanov, starts=second.starts)
+        SubjectGroupStudent.create(group=one, student=petrova, starts=school.year.starts)
+        PeriodMark.create(group=one, student=ivanov, kind="term", term=first, value="4")
+        PeriodMark.create(group=two, student=ivanov, kind="year", value="5")
+    year_period = next(p for p in terms.periods_of(one) if p.kind == "year")
+    assert [p.id for p in terms.group_members(one, year_period)] == [petrova.id]
+    table_one, table_two = print_data.period_table(one), print_data.period_table(two)
+    labels = table_one.labels
+    rows_one = {name: dict(zip(labels, values, strict=True)) for _, name, values in table_one.rows}
+    rows_two = {name: dict(zip(labels, values, strict=True)) for _, name, values in table_two.rows}
+    assert list(rows_one) == ["Иванов Пётр", "Петрова Анна"]
+    assert rows_one["Иванов Пётр"][first.name] == "4" and rows_one["Иванов Пётр"]["год"] == ""
+    assert list(rows_two) == ["Иванов Пётр"]  # never listed twice in one table
+    assert rows_two["Иванов Пётр"]["год"] == "5" and rows_two["Иванов Пётр"][first.name] == ""
+
+
+def test_a_lesson_of_a_deleted_teacher_is_credited_to_nobody(school, journal):
+    with write():
+        Lesson.update(teacher=None).where(Lesson.id == journal.id).execute()
+    [row] = print_data.topic_rows([journal.id], 1)
+    assert row.teacher == "—"
+
+
+def test_a_failed_join_leaves_no_part_file(school, journal, tmp_path, monkeypatch):
+    from appliance.backup import print_render
+    from appliance.pdf import write_pdfa
+
+    folder = tmp_path / "print"
+    folder.mkdir()
+    piece = folder / "piece.pdf"
+    write_pdfa("<p>лист</p>", piece)
+    target = folder / "joined.pdf"
+
+    def broken_replace(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(print_render.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        print_render.join_pieces([str(piece)], str(target))
+    assert sorted(p.name for p in folder.iterdir()) == ["piece.pdf"]
+
+
+def _death_signal() -> int:
+    """The child's parent-death signal (run in the rendering child)."""
+    import ctypes
+
+    value = ctypes.c_int()
+    ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG
+    return value.value
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="prctl: Linux")
+def test_the_rendering_child_dies_with_the_worker():
+    import signal
+
+    from appliance.backup.print_render import PieceRenderer
+
+    with PieceRenderer() as renderer:
+        assert renderer.call(_death_signal).result() == signal.SIGKILL
+
+
+def _crashing_render(kind: str):
+    """A print job whose rendering child dies (`exit`) or is interrupted (`interrupt`)."""
+    import os
+    import signal
+
+    from appliance.backup.print_render import PieceRenderer
+
+    def render(school_class, year, out, progress=None):
+        with PieceRenderer() as renderer:
+            if kind == "exit":
+                renderer.call(os._exit, 3).result()
+            renderer.call(signal.raise_signal, signal.SIGINT).result()
+        return 1
+
+    return render
+
+
+@pytest.mark.parametrize("kind", ["exit", "interrupt"])
+def test_a_crashed_child_fails_the_job_in_russian(school, settings, monkeypatch, kind):
+    monkeypatch.setitem(
+        print_tasks.DOCUMENTS,
+        print_tasks.SUMMARY_JOB,
+        ("сводная-ведомость", _crashing_render(kind), "печатаю"),
+    )
+    with write():
+        jobs.enqueue(print_tasks.SUMMARY_JOB, {"class_id": school.classes["5А"].id})
+    [job] = jobs.run_pending(settings)  # no KeyboardInterrupt escapes the runner
+    assert job.state == "failed"
+    assert job.message == print_render_crashed()
+
+
+def print_render_crashed() -> str:
+    from appliance.backup.print_render import CRASHED
+
+    assert CRASHED.startswith("Печать прервалась: процесс печати завершился аварийно")
+    return CRASHED
+
+
+def test_a_print_job_sweeps_work_a_killed_worker_left(school, journal, settings):
+    import os
+    import time
+
+    old_job = settings.data_dir / "jobs" / "999"
+    stale = old_job / ".print-abc123"
+    (stale / "data").mkdir(parents=True)
+    part = old_job / "журнал-5А-x.pdf.part"
+    part.write_bytes(b"%PDF")
+    keep = old_job / "отчёт.xlsx"
+    keep.write_bytes(b"x")
+    past = time.time() - 3600
+    for path in (stale / "data", stale, part):
+        os.utime(path, (past, past))
+    with write():
+        jobs.enqueue(print_tasks.SUMMARY_JOB, {"class_id": school.classes["5А"].id})
+    [job] = jobs.run_pending(settings)
+    assert job.state == "done", job.message
+    assert not stale.exists() and not part.exists() and keep.exists()
+    assert not list((settings.data_dir / "jobs").glob("*/.print-*"))
+
+
+def test_a_second_click_leads_to_the_job_already_queued(app, browser, school):
+    browser.login("belova.os", PASSWORD)
+    cls = school.classes["5А"]
+    first = browser.post(f"/print/classes/{cls.id}", {"document": "journal"}, "/print/")
+    second = browser.post(f"/print/classes/{cls.id}", {"document": "journal"}, "/print/")
+    [job] = Job.select().where(Job.kind == "print.journal")
+    assert first.headers["Location"] == second.headers["Location"]
+    assert second.headers["Location"].endswith(f"/jobs/{job.id}")
+    other = browser.post(f"/print/classes/{cls.id}", {"document": "summary"}, "/print/")
+    assert other.status_code == 302 and Job.select().count() == 2

@@ -30,10 +30,9 @@ from ..models import (
     SchoolClass,
     Subject,
     SubjectGroup,
-    SubjectGroupStudent,
     SubjectGroupTeacher,
 )
-from ..terms import periods_of
+from ..terms import group_members, periods_of
 
 # A landscape A4 page: 30 narrow cell columns beside the names, 30 rows under the heads.
 COLUMNS_PER_PAGE = 30
@@ -298,8 +297,12 @@ def lesson_ids(group: SubjectGroup, starts: dt.date, ends: dt.date) -> list[int]
     ]
 
 
-def topic_rows(ids: list[int], first_number: int, default_teacher: str) -> list[TopicRow]:
-    """Date, topic, homework and who gave the lesson, for the given lessons in order."""
+def topic_rows(ids: list[int], first_number: int) -> list[TopicRow]:
+    """Date, topic, homework and who gave the lesson, for the given lessons in order.
+
+    A lesson whose teacher is unknown (the account was deleted) shows «—»: it is not
+    credited to the group's teachers, who may not have given it.
+    """
     lessons = (
         Lesson.select(Lesson, Person)
         .join(Person, on=(Lesson.teacher == Person.id), join_type=JOIN.LEFT_OUTER)
@@ -312,26 +315,24 @@ def topic_rows(ids: list[int], first_number: int, default_teacher: str) -> list[
             date=lesson.date,
             topic=lesson.topic,
             homework=lesson.homework,
-            teacher=lesson.teacher.short_name if lesson.teacher_id else default_teacher,
+            teacher=lesson.teacher.short_name if lesson.teacher_id else "—",
         )
         for i, lesson in enumerate(lessons)
     ]
 
 
 def period_table(group: SubjectGroup) -> PeriodTable:
-    """Every student of the group's year with their term, year and final marks."""
+    """The group's students with their term, year and final marks, as the screen lists them.
+
+    Per period the students are `terms.group_members` (a student who moved to another
+    subgroup of the subject gets that period's mark where they ended it): a row is
+    everyone listed for any period, a period's cell only where they are listed for it.
+    """
     periods = periods_of(group)
-    year = group.year
-    members = (
-        Person.select()
-        .join(SubjectGroupStudent, on=SubjectGroupStudent.student)
-        .where(
-            (SubjectGroupStudent.group == group)
-            & (SubjectGroupStudent.starts <= year.ends)
-            & (SubjectGroupStudent.ends.is_null() | (SubjectGroupStudent.ends >= year.starts))
-        )
-        .order_by(Person.last_name, Person.first_name, Person.middle_name, Person.id)
-        .distinct()
+    listed = [{p.id: p for p in group_members(group, period)} for period in periods]
+    people = {pid: person for members in listed for pid, person in members.items()}
+    order = sorted(
+        people.values(), key=lambda p: (p.last_name, p.first_name, p.middle_name or "", p.id)
     )
     values = {
         (student, kind, term): value
@@ -345,8 +346,11 @@ def period_table(group: SubjectGroup) -> PeriodTable:
         (
             n,
             _row_name(person),
-            [values.get((person.id, p.kind, p.term_id), "") for p in periods],
+            [
+                values.get((person.id, p.kind, p.term_id), "") if person.id in members else ""
+                for p, members in zip(periods, listed, strict=True)
+            ],
         )
-        for n, person in enumerate(members, 1)
+        for n, person in enumerate(order, 1)
     ]
     return PeriodTable([p.label for p in periods], rows)

@@ -5,6 +5,12 @@ that the year can be read with no ЭЖ-box at all. CSV is UTF-8 with a BOM and �
 between fields (what a Russian Excel opens by double-click); JSON is UTF-8. Rows are
 written as the database cursor yields them, subject group by subject group: nothing
 holds the class's year in memory (DESIGN §5).
+
+The journal's data is what the printed journal shows: lessons of the same span (the
+year up to the print date while the year runs) and only the marks and attendance of
+a student on a day they were in the group (the grid's rule: other days are crossed
+out on paper). A CSV cell that a spreadsheet would run as a formula is written with
+a leading «'» (`reports.export.FORMULA_START`); the JSON keeps the text as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from peewee import JOIN
+from peewee import JOIN, SQL, fn
 
 from ..models import (
     AcademicYear,
@@ -30,10 +36,12 @@ from ..models import (
     School,
     SchoolClass,
     SubjectGroup,
+    SubjectGroupStudent,
     Term,
     WorkType,
 )
-from .print_data import class_groups, group_title
+from ..reports.export import FORMULA_START
+from .print_data import class_groups, group_title, printed_until
 
 KINDS = ("journal", "summary")
 PERIOD_LABELS = {"year": "год", "final": "итоговая"}
@@ -90,18 +98,25 @@ PERIOD_FIELDS = (
 
 
 def export_class_data(
-    school_class: SchoolClass, year: AcademicYear, out_dir: Path, kind: str
+    school_class: SchoolClass,
+    year: AcademicYear,
+    out_dir: Path,
+    kind: str,
+    until: dt.date | None = None,
 ) -> list[Path]:
     """Write the class-year's data as CSV files and one JSON file; the paths, CSV first.
 
-    kind "journal": lessons (topics, homework), marks, attendance and period marks;
-    kind "summary": the сводная ведомость (students × subjects × periods).
+    kind "journal": lessons (topics, homework), marks, attendance and period marks of
+    the lessons from the year's start to `until` (default: as the journal is printed,
+    `print_data.printed_until`); kind "summary": the сводная ведомость (students ×
+    subjects × periods).
     """
     if kind not in KINDS:
         raise ExportError("Неизвестный вид выгрузки: нужен журнал или сводная ведомость.")
+    until = until or printed_until(year)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = (
-        _journal_tables(school_class, year)
+        _journal_tables(school_class, year, until)
         if kind == "journal"
         else _summary_tables(school_class, year)
     )
@@ -112,6 +127,8 @@ def export_class_data(
         "year": year.name,
         "exported_at": dt.datetime.now().replace(microsecond=0).isoformat(),
     }
+    if kind == "journal":
+        head["as_of"] = until.isoformat()
     json_path = out_dir / f"{kind}.json"
     written: list[Path] = []
     with json_path.open("w", encoding="utf-8") as js:
@@ -143,8 +160,11 @@ def _write_table(
 
 
 def _csv_value(value: Any) -> str:
+    """A CSV cell: dates as dd.mm.yyyy, formula-like text as text («'=…»)."""
     if isinstance(value, dt.date):
         return f"{value:%d.%m.%Y}"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return f"'{value}"
     return "" if value is None else str(value)
 
 
@@ -157,21 +177,39 @@ def _json_value(value: Any) -> Any:
 Tables = Iterator[tuple[str, tuple[Field, ...], Iterable[dict]]]
 
 
-def _journal_tables(school_class: SchoolClass, year: AcademicYear) -> Tables:
+def _journal_tables(school_class: SchoolClass, year: AcademicYear, until: dt.date) -> Tables:
     groups = class_groups(school_class, year)
-    yield "lessons", LESSON_FIELDS, _per_group(groups, _lesson_rows)
-    yield "marks", MARK_FIELDS, _per_group(groups, _mark_rows)
-    yield "attendance", ATTENDANCE_FIELDS, _per_group(groups, _attendance_rows)
-    yield "period_marks", PERIOD_FIELDS, _per_group(groups, _period_rows)
+    span = (year.starts, until)
+    yield "lessons", LESSON_FIELDS, _per_group(groups, _lesson_rows, span)
+    yield "marks", MARK_FIELDS, _per_group(groups, _mark_rows, span)
+    yield "attendance", ATTENDANCE_FIELDS, _per_group(groups, _attendance_rows, span)
+    yield "period_marks", PERIOD_FIELDS, _per_group(groups, _period_rows, span)
 
 
-def _per_group(groups: list[SubjectGroup], rows_of) -> Iterator[dict]:
+Span = tuple[dt.date, dt.date]
+
+
+def _per_group(groups: list[SubjectGroup], rows_of, span: Span) -> Iterator[dict]:
     for group in groups:
-        yield from rows_of(group, group_title(group))
+        yield from rows_of(group, group_title(group), span)
 
 
-def _held(group: SubjectGroup):
-    return (Lesson.group == group) & (Lesson.state != "cancelled")
+def _held(group: SubjectGroup, span: Span):
+    """The group's lessons the printed journal lists: held or planned, within the span."""
+    return (Lesson.group == group) & (Lesson.state != "cancelled") & Lesson.date.between(*span)
+
+
+def _member_that_day(group: SubjectGroup, student):
+    """The student was in the group on the lesson's day (else the grid crosses it out)."""
+    link = SubjectGroupStudent.alias()
+    return fn.EXISTS(
+        link.select(SQL("1")).where(
+            (link.group == group)
+            & (link.student == student)
+            & (link.starts <= Lesson.date)
+            & (link.ends.is_null() | (link.ends >= Lesson.date))
+        )
+    )
 
 
 def _lesson_columns() -> tuple:
@@ -196,19 +234,19 @@ def _rows(query, subject: str, name_key: str) -> Iterator[dict]:
         yield row
 
 
-def _lesson_rows(group: SubjectGroup, subject: str) -> Iterator[dict]:
+def _lesson_rows(group: SubjectGroup, subject: str, span: Span) -> Iterator[dict]:
     query = (
         Lesson.select(
             *_lesson_columns(), *_person_columns("teacher"), Lesson.topic, Lesson.homework
         )
         .join(Person, on=(Lesson.teacher == Person.id), join_type=JOIN.LEFT_OUTER)
-        .where(_held(group))
+        .where(_held(group, span))
         .order_by(Lesson.date, Lesson.number)
     )
     return _rows(query, subject, "teacher")
 
 
-def _mark_rows(group: SubjectGroup, subject: str) -> Iterator[dict]:
+def _mark_rows(group: SubjectGroup, subject: str, span: Span) -> Iterator[dict]:
     query = (
         Mark.select(
             *_lesson_columns(),
@@ -224,13 +262,13 @@ def _mark_rows(group: SubjectGroup, subject: str) -> Iterator[dict]:
         .join(WorkType)
         .switch(Mark)
         .join(Person)
-        .where(_held(group))
+        .where(_held(group, span) & _member_that_day(group, Mark.student))
         .order_by(Lesson.date, Lesson.number, Assignment.id, Person.last_name, Person.first_name)
     )
     return _rows(query, subject, "student")
 
 
-def _attendance_rows(group: SubjectGroup, subject: str) -> Iterator[dict]:
+def _attendance_rows(group: SubjectGroup, subject: str, span: Span) -> Iterator[dict]:
     query = (
         Attendance.select(
             *_lesson_columns(), *_person_columns("student"), Attendance.code, Attendance.reason
@@ -238,13 +276,13 @@ def _attendance_rows(group: SubjectGroup, subject: str) -> Iterator[dict]:
         .join(Lesson)
         .switch(Attendance)
         .join(Person)
-        .where(_held(group))
+        .where(_held(group, span) & _member_that_day(group, Attendance.student))
         .order_by(Lesson.date, Lesson.number, Person.last_name, Person.first_name)
     )
     return _rows(query, subject, "student")
 
 
-def _period_rows(group: SubjectGroup, subject: str) -> Iterator[dict]:
+def _period_rows(group: SubjectGroup, subject: str, span: Span) -> Iterator[dict]:
     query = (
         PeriodMark.select(
             *_person_columns("student"),

@@ -6,6 +6,7 @@ an environment of their own (the same `templates/` folder, `print/` documents).
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from pathlib import Path
 
@@ -18,9 +19,14 @@ from .print_export import export_class_data
 
 
 def data_files(
-    school_class: SchoolClass, year: AcademicYear, folder: Path, kind: str
+    school_class: SchoolClass,
+    year: AcademicYear,
+    folder: Path,
+    kind: str,
+    until: dt.date | None = None,
 ) -> list[DataFile]:
-    paths = export_class_data(school_class, year, folder, kind)
+    """The document's data as attached files: the same span as the printed pages."""
+    paths = export_class_data(school_class, year, folder, kind, until)
     what = "журнала" if kind == "journal" else "сводной ведомости"
     return [DataFile(p, f"Данные {what} {school_class.name}, {year.name}: {p.name}") for p in paths]
 

@@ -8,7 +8,9 @@ What it offers (other modules use these names):
   прошнуровано и скреплено печатью N листов» with the director's signature line.
   Sheets are numbered straight through; N is the number of pages of the file.
 - `summary_pdf(school_class, year, out)`: the сводная ведомость учёта успеваемости
-  (data: `appliance.reports.summary.build`).
+  (data: `appliance.reports.summary.build`), cut into pages by width (at most
+  SUMMARY_MARK_COLUMNS mark columns a page) and closed by its own closing sheet: it
+  is a bound paper record too (§9.1). Its sheets read «Лист n из N».
 - `export_class_data(school_class, year, out_dir, kind)`: the same data as CSV/JSON
   (`print_export`); both PDFs carry it as attached files (PDF/A-3 associated files).
 
@@ -16,6 +18,9 @@ The journal is never one WeasyPrint document: `journal_plan` cuts it into pieces
 bounded size (up to 4 pages of one subject's grid, up to 100 topic rows), each
 rendered by a child process (`print_render.PieceRenderer`) told its first sheet
 number, then joined. Memory stays flat however big the class or the year (DESIGN §5).
+
+Every piece is checked after layout: a table running past the page fails the print
+with a Russian message (`pdf.LayoutError`) instead of a sheet cut off on paper.
 """
 
 from __future__ import annotations
@@ -45,8 +50,11 @@ from .print_render import FIRST_PAGE_MARK, PieceRenderer
 MAX_GRID_PAGES_PER_PIECE = 4  # a piece of grid pages: at most this many (estimated)
 TOPIC_ROWS_PER_PIECE = 100  # lessons on the topics pages of one piece (4–6 pages)
 SUMMARY_ROWS_PER_PAGE = 25
-SUMMARY_COLUMNS_PER_PAGE = 30
+# Mark columns of a summary page: 9.2 mm each beside the number and the name fill a
+# landscape A4 (measured: 30 ran 55 mm off the sheet; 24 leave 2 mm).
+SUMMARY_MARK_COLUMNS = 24
 SUMMARY_PAGES_PER_PIECE = 8
+CLOSING_BOOKMARK = "Заверительный лист"
 
 Progress = Callable[[int, int], None]
 
@@ -160,18 +168,25 @@ def journal_pdf(
         PieceRenderer(in_process=in_process) as renderer,
     ):
         work = Path(tmp)
-        files = data_files(school_class, year, work / "data", "journal")
+        files = data_files(school_class, year, work / "data", "journal", until)
         info = print_data.title_info(school_class, year, list(groups.values()), until)
         rendered: list[Path] = []
+        bookmarks: list[tuple[int, str]] = []
         sheet = 1
         pending: Future | None = None
         for n, piece in enumerate(plan):
             # Prepared while the child still renders the piece before it.
-            html = _piece_html(piece, groups, frame, info, files, first_page=FIRST_PAGE_MARK)
+            html = _piece_html(
+                piece, groups, frame, info, files, first_page=FIRST_PAGE_MARK, year=year
+            )
             if pending is not None:
                 sheet += pending.result()
                 if progress:
                     progress(n, len(plan) + 1)
+            if piece.kind == "title":
+                bookmarks.append((0, "Титульный лист"))
+            elif n == 0 or plan[n - 1].group_id != piece.group_id:
+                bookmarks.append((sheet - 1, print_data.group_title(groups[piece.group_id])))
             target = work / f"{n:04d}.pdf"
             attached = files if piece.kind == "title" else ()
             pending = renderer.submit(html, target, attached, first_page=sheet)
@@ -191,7 +206,8 @@ def journal_pdf(
         if renderer.render(html, closing) != 1:  # N counts this sheet: it must be one page
             raise RuntimeError("the closing sheet must fit one page")
         rendered.append(closing)
-        pages = renderer.join(rendered, out)
+        bookmarks.append((sheet - 1, CLOSING_BOOKMARK))
+        pages = renderer.join(rendered, out, bookmarks)
         if progress:
             progress(len(plan) + 1, len(plan) + 1)
     if pages != sheet:
@@ -212,6 +228,7 @@ def _piece_html(
     files: list[DataFile],
     *,
     first_page: int | str,
+    year: AcademicYear,
 ) -> str:
     if piece.kind == "title":
         return render(
@@ -237,7 +254,7 @@ def _piece_html(
             pages=pages,
             legend=_legend(),
         )
-    rows = print_data.topic_rows(list(piece.lessons), piece.first_row, teacher)
+    rows = print_data.topic_rows(list(piece.lessons), piece.first_row)
     return render(
         "print/journal_topics.html",
         **frame,
@@ -248,6 +265,8 @@ def _piece_html(
         continued=piece.first_row > 1,
         periods=print_data.period_table(group) if piece.periods else None,
         lessons_total=piece.lessons_total,
+        # The year still runs: the count is of the lessons up to the print date.
+        counted_until=info.as_of if info.as_of < year.ends else None,
     )
 
 
@@ -270,12 +289,12 @@ class SummaryPage:
     students: list  # (number, SummaryStudent)
     first: bool
     last: bool
-    part: str
 
 
 def summary_pages(sheet) -> list[SummaryPage]:
-    """The sheet cut into pages: subjects across, students down, all subjects per student."""
-    per_page = max(1, SUMMARY_COLUMNS_PER_PAGE // max(1, len(sheet.periods)))
+    """The sheet cut into pages: subjects across (at most SUMMARY_MARK_COLUMNS mark
+    columns, a subject never cut), students down, all subjects per student."""
+    per_page = max(1, SUMMARY_MARK_COLUMNS // max(1, len(sheet.periods)))
     subject_parts = [
         sheet.subjects[i : i + per_page] for i in range(0, len(sheet.subjects), per_page)
     ] or [[]]
@@ -289,11 +308,7 @@ def summary_pages(sheet) -> list[SummaryPage]:
     for students in student_parts:
         for subjects in subject_parts:
             n = len(pages) + 1
-            pages.append(
-                SummaryPage(
-                    subjects, students, n == 1, n == total, f"лист {n} из {total}" if n > 1 else ""
-                )
-            )
+            pages.append(SummaryPage(subjects, students, n == 1, n == total))
     return pages
 
 
@@ -305,7 +320,13 @@ def summary_pdf(
     progress: Progress | None = None,
     in_process: bool = False,
 ) -> int:
-    """Print the class's сводная ведомость for the year to `out` (PDF/A-3b); its pages."""
+    """Print the class's сводная ведомость for the year to `out` (PDF/A-3b); its pages.
+
+    Every sheet reads «Лист n из N», N counting the closing sheet. N is taken from the
+    rendered pieces: a page whose rows grew (a long name wraps) may run onto a second
+    sheet, and then the pieces are rendered once more with the right N (the footer
+    does not change the layout).
+    """
     from ..reports.summary import build
 
     _check_year(school_class, year)
@@ -317,6 +338,7 @@ def summary_pdf(
         for i in range(0, len(pages), SUMMARY_PAGES_PER_PIECE)
     ]
     legend = "Отметки: 2–5; н/а — не аттестован; осв — освобождён; зач/незач — зачёт/незачёт."
+    steps = len(chunks) + 1
     out.parent.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(dir=out.parent, prefix=".print-") as tmp,
@@ -324,25 +346,50 @@ def summary_pdf(
     ):
         work = Path(tmp)
         files = data_files(school_class, year, work / "data", "summary")
-        rendered, sheet_no = [], 1
-        for n, chunk in enumerate(chunks):
-            html = render(
-                "print/summary.html",
-                **frame,
-                first_page=sheet_no,
-                pages=chunk,
-                sheet=sheet,
-                periods=sheet.periods,
-                legend=legend,
-            )
-            target = work / f"{n:04d}.pdf"
-            sheet_no += renderer.render(html, target, files if n == 0 else ())
-            rendered.append(target)
-            if progress:
-                progress(n + 1, len(chunks) + 1)
-        total = renderer.join(rendered, out)
+
+        def render_chunks(total: int) -> tuple[list[Path], int]:
+            rendered, sheet_no = [], 1
+            for n, chunk in enumerate(chunks):
+                html = render(
+                    "print/summary.html",
+                    **frame,
+                    first_page=sheet_no,
+                    sheets_total=total,
+                    pages=chunk,
+                    sheet=sheet,
+                    periods=sheet.periods,
+                    legend=legend,
+                )
+                target = work / f"{n:04d}.pdf"
+                sheet_no += renderer.render(html, target, files if n == 0 else ())
+                rendered.append(target)
+                if progress:
+                    progress(n + 1, steps)
+            return rendered, sheet_no
+
+        planned = len(pages) + 1
+        rendered, sheets = render_chunks(planned)
+        if sheets != planned:
+            rendered, sheets = render_chunks(sheets)
+        closing = work / "closing.pdf"
+        html = render(
+            "print/closing.html",
+            **frame,
+            first_page=sheets,
+            sheets_total=sheets,
+            sheets=sheets,
+            sheets_words=print_words.number_words(sheets),
+            sheets_word=print_words.sheets_word(sheets),
+            what="Сводная ведомость учёта успеваемости",
+        )
+        if renderer.render(html, closing) != 1:
+            raise RuntimeError("the closing sheet must fit one page")
+        bookmarks = [(0, "Сводная ведомость"), (sheets - 1, CLOSING_BOOKMARK)]
+        total = renderer.join([*rendered, closing], out, bookmarks)
+    if total != sheets:
+        raise RuntimeError(f"joined {total} pages, numbered {sheets}")
     if progress:
-        progress(len(chunks) + 1, len(chunks) + 1)
+        progress(steps, steps)
     return total
 
 

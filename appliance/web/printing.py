@@ -2,7 +2,9 @@
 
 Printing a year takes minutes, so the page queues a background job
 (`appliance.backup.print_tasks`) and leads to its page, which offers the file.
-Everyone who reads reports sees the page; those who may write reports print.
+Everyone who reads reports sees the page; those who may write reports print. A
+second click on the same document while the first job is still queued or running
+leads to that job instead of printing the year twice.
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ def index():
     return _page(year)
 
 
+def _pending_job(kind: str, school_class: SchoolClass) -> Job | None:
+    """The reader's own job printing this very document, still queued or running."""
+    candidates = Job.select().where(
+        (Job.kind == kind) & (Job.created_by == g.user) & Job.state.in_(["queued", "running"])
+    )
+    for job in candidates.order_by(Job.id):
+        if json.loads(job.params or "{}").get("class_id") == school_class.id:
+            return job
+    return None
+
+
 @bp.route("/classes/<int:class_id>", methods=["POST"])
 @requires("reports", "write")
 def queue(class_id: int):
@@ -73,6 +86,10 @@ def queue(class_id: int):
     if kind is None:
         flash("Выберите, что напечатать: журнал или сводную ведомость.", "error")
         return _page(school_class.year, 400)
+    running = _pending_job(kind, school_class)
+    if running is not None:
+        flash("Этот документ уже печатается: дождитесь, пока задание закончится.", "info")
+        return redirect(url_for("jobs.show", job_id=running.id))
     with write(user=g.user, ip=client_ip()) as rec:
         job = jobs.enqueue(kind, {"class_id": school_class.id}, user=g.user)
         rec.record(
