@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -390,22 +389,6 @@ def users_unlock(data: str, username: str) -> None:
     click.echo(f"{username}: разблокирована.")
 
 
-@main.command()
-@click.option("--data", required=True, help=DATA_HELP)
-def doctor(data: str) -> None:
-    """Проверить здоровье коробки: база, схема, место на диске, очередь отправки."""
-    import json
-
-    from .db import integrity_check
-    from .health import health
-
-    settings, _ = _open(data)
-    report = health(settings.data_dir)
-    report["integrity_check"] = integrity_check()
-    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    sys.exit(0 if report["ok"] and report["integrity_check"] == "ok" else 1)
-
-
 from .cli_year import year as year_group  # noqa: E402  (the group imports cli lazily)
 
 main.add_command(year_group)
@@ -431,3 +414,7 @@ main.add_command(restore_command)
 from .cli_archive import archive as archive_command  # noqa: E402
 
 main.add_command(archive_command)
+
+from .cli_doctor import doctor as doctor_command  # noqa: E402
+
+main.add_command(doctor_command)

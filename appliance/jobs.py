@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,10 +213,29 @@ def recover() -> int:
     return len(stuck)
 
 
+HEARTBEAT = "worker_heartbeat"  # a ScheduleRun row `ezh doctor` reads
+HEARTBEAT_SECONDS = 60.0
+
+
+def heartbeat(moment: dt.datetime | None = None) -> None:
+    """Tell `ezh doctor` the worker is alive (one tiny write a minute)."""
+    moment = moment or now()
+    with write():
+        updated = (
+            ScheduleRun.update(last_run_at=moment).where(ScheduleRun.name == HEARTBEAT).execute()
+        )
+        if not updated:
+            ScheduleRun.create(name=HEARTBEAT, last_run_at=moment)
+
+
 def work(settings: Settings, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
     """The worker's loop: queue what is due, run what is queued, sleep when idle."""
     recover()
+    last_beat = -HEARTBEAT_SECONDS
     while not stop.is_set():
+        if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+            heartbeat()
+            last_beat = time.monotonic()
         schedule_due()
         if run_next(settings) is None:
             stop.wait(poll)

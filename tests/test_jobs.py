@@ -138,3 +138,26 @@ def test_worker_once_runs_the_queue(runner, settings, kinds, monkeypatch):
     result = runner.invoke(main, ["worker", "--data", str(data), "--once"])
     assert result.exit_code == 0, result.output
     assert "Выполнено заданий: 1" in result.output
+
+
+def test_the_worker_loop_leaves_a_heartbeat_for_the_doctor(db, settings, kinds, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(jobs, "PERIODIC", [])
+    stop = threading.Event()
+    thread = threading.Thread(target=jobs.work, args=(settings, stop), kwargs={"poll": 0.01})
+    thread.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=5)
+        while (
+            dt.datetime.now() < deadline
+            and not ScheduleRun.select().where(ScheduleRun.name == jobs.HEARTBEAT).exists()
+        ):
+            stop.wait(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    beat = ScheduleRun.get(ScheduleRun.name == jobs.HEARTBEAT)
+    assert dt.datetime.now() - beat.last_run_at < dt.timedelta(minutes=1)
+    jobs.heartbeat(beat.last_run_at + dt.timedelta(minutes=2))  # later beats update the row
+    assert ScheduleRun.select().where(ScheduleRun.name == jobs.HEARTBEAT).count() == 1

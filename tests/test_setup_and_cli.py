@@ -132,13 +132,14 @@ def test_every_command_has_russian_help(runner, command):
     assert any("а" <= ch <= "я" for ch in result.output.lower()), result.output
 
 
-def test_doctor_reports_a_healthy_box(tmp_path, runner):
+def test_doctor_reports_a_fresh_box(tmp_path, runner):
     data = str(tmp_path / "h")
     runner.invoke(main, ["init", "--data", data])
-    result = runner.invoke(main, ["doctor", "--data", data])
-    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["doctor", "--data", data, "--json"])
     report = json.loads(result.output)
-    assert report["integrity_check"] == "ok" and report["database"] == "ok"
+    checks = {c["code"]: c["status"] for c in report["checks"]}
+    assert checks["database"] == checks["schema"] == "ok"
+    assert checks["keys"] == "fail" and result.exit_code == 2  # no archive keys yet
 
 
 def test_healthz_reports_database_schema_disk_and_outbox(client, school):

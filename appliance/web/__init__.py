@@ -77,6 +77,7 @@ NAVIGATION = [
     ("sync.mine", "Не отправлено в АСУ РСО", "journal", "write"),
     ("archive.index", "Электронный архив", "archive", "read"),
     ("backup.index", "Резервные копии", "backup", "read"),
+    ("doctor.index", "Самопроверка", "system_health", "read"),
     ("settings.edit", "Настройки школы", "school_settings", "read"),
     ("help.index", "Помощь", "own", "read"),
 ]
