@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 from ..models import AuditEntry, Job, LoginEvent
+from ..sync import credentials
 from . import FAIL, OK, WARN, Context, Result, check, combine, duration, size_text, user_name, when
 
 # Free space on the data dir's disk.
@@ -22,14 +23,14 @@ FUTURE_ROWS_LIMIT = dt.timedelta(days=1)
 UPSTREAM_SKEW_LIMIT = dt.timedelta(minutes=2)
 PROBE_TIMEOUT = 3.0  # seconds; the page waits for it
 
-SECRET_FILES = ("secret_key", "sync.key", "sync.credentials", "keys/box.minisign.key")
+SYNC_FILES = (credentials.KEY_FILE, credentials.SECRET_FILE)
+SECRET_FILES = ("secret_key", *SYNC_FILES, "keys/box.minisign.key")
 OWNED_PATHS = (
     "ezh.sqlite3",
     "ezh.sqlite3-wal",
     "ezh.sqlite3-shm",
     "secret_key",
-    "sync.key",
-    "sync.credentials",
+    *SYNC_FILES,
     "files",
     "backups",
     "jobs",
