@@ -27,6 +27,12 @@ def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
+def os_reason(exc: OSError) -> str:
+    from .backup.crypto import os_reason as reason
+
+    return reason(exc)
+
+
 def find_year(text: str):
     """The academic year named «2025/2026», «2025-2026» or by its first year «2025»."""
     from .models import AcademicYear
@@ -44,10 +50,15 @@ def find_year(text: str):
     return year
 
 
-def _medium(path: str, fat32: bool, part_size: int | None):
+def _medium(path: str, fat32: bool, part_size: int | None, *, create_label: bool = True):
     from .backup import media
 
-    return media.open_medium(Path(path), fstype="vfat" if fat32 else None, part_size=part_size)
+    return media.open_medium(
+        Path(path),
+        fstype="vfat" if fat32 else None,
+        part_size=part_size,
+        create_label=create_label,
+    )
 
 
 @archive.command("build")
@@ -73,6 +84,8 @@ def build(data: str, year_name: str, media_path: str, fat32: bool, part_size: in
         )
     except (archive_lib.ArchiveError, KeysMissing, ValueError) as exc:
         raise _fail(exc) from exc
+    except OSError as exc:
+        raise _fail(ValueError(f"Архив не записан: {os_reason(exc)}.")) from exc
     total = sum(r.size for r in records)
     click.echo(f"Готово: {len(records)} ед., {total / 1024 / 1024:.1f} МБ.")
 
@@ -92,30 +105,43 @@ def verify(media_path: str, data: str, identity: str | None) -> None:
     settings, _ = _open(data)
     key = Path(identity).read_text(encoding="utf-8") if identity else None
     try:
-        report = archive_lib.verify(settings, _medium(media_path, False, None), key)
+        medium = _medium(media_path, False, None, create_label=False)  # writes nothing
+        report = archive_lib.verify(settings, medium, key)
     except ValueError as exc:
         raise _fail(exc) from exc
+    except OSError as exc:
+        raise _fail(ValueError(f"Носитель не читается: {os_reason(exc)}.")) from exc
     click.echo(report.summary())
-    raise SystemExit(0 if report.ok and report.checks else 1)
+    raise SystemExit(0 if report.ok else 1)  # no unit found is a failure too
 
 
 @archive.command("open")
 @click.argument("unit", type=click.Path(dir_okay=False))
 @click.option("--identity", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "to_dir", required=True, help="Куда распаковать.")
-@click.option("--data", default=None, help=DATA_HELP + " Не обязателен.")
-def open_(unit: str, identity: str, to_dir: str, data: str | None) -> None:
-    """Расшифровать, распаковать и проверить единицу архива."""
+@click.option("--data", default=None, help=DATA_HELP + " Его ключ подписи проверяет единицу.")
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Открытый ключ подписи ЭЖ-box с листа ключа (если нет --data).",
+)
+def open_(unit: str, identity: str, to_dir: str, data: str | None, public_key: str | None) -> None:
+    """Расшифровать, распаковать и проверить единицу архива (ключ подписи — свой или с
+    листа ключа; ключу с носителя не верим)."""
     from .backup import archive as archive_lib
     from .config import Settings
 
     key = Path(identity).read_text(encoding="utf-8")
+    public = Path(public_key).read_text(encoding="utf-8") if public_key else None
     with tempfile.TemporaryDirectory() as scratch:
         settings = _open(data)[0] if data else Settings(data_dir=Path(scratch))
         try:
-            folder = archive_lib.open_unit(settings, Path(unit), key, Path(to_dir))
+            folder = archive_lib.open_unit(settings, Path(unit), key, Path(to_dir), public)
         except ValueError as exc:
             raise _fail(exc) from exc
+        except OSError as exc:
+            raise _fail(ValueError(f"Единица не открыта: {os_reason(exc)}.")) from exc
     click.echo(f"Открыто и проверено: {folder}")
 
 
@@ -180,7 +206,10 @@ def destroy(
         click.echo("Ничего не уничтожено: после подписания акта повторите с --yes.")
         return
     try:
-        done = retention.destroy(settings, chosen, _medium(media_path, False, None), number)
+        medium = _medium(media_path, False, None, create_label=False)
+        done = retention.destroy(settings, chosen, medium, number)
     except ValueError as exc:
         raise _fail(exc) from exc
+    except OSError as exc:
+        raise _fail(ValueError(f"Ничего не уничтожено: {os_reason(exc)}.")) from exc
     click.echo(f"Уничтожено по акту № {number}: {len(done)} ед.")

@@ -169,7 +169,7 @@ def test_audit_extract_verifies_on_its_own(built, tmp_path):
     )
     assert run.returncode == 0 and f"Проверено записей: {len(lines)}" in run.stdout
     # an entry changed afterwards no longer verifies
-    lines[0]["fields"]["after"] = lines[0]["fields"]["after"].replace("5", "2")
+    lines[0]["fields"]["username"] = "someone.else"
     forged = tmp_path / "forged.jsonl"
     forged.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n")
     run = subprocess.run(

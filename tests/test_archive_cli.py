@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from appliance.backup import keys
 from appliance.cli_archive import archive as archive_cli
 from appliance.models import ArchiveRecord
 
@@ -41,12 +42,33 @@ def test_build_verify_open_from_the_console(runner, app, school, settings, tmp_p
     )
     assert wrong.exit_code == 1 and "Ключ не подходит" in wrong.output
     unit = stick / ArchiveRecord.get().file_name
-    opened = runner.invoke(
-        archive_cli, ["open", str(unit), "--identity", str(key), "--to", str(tmp_path / "o")]
-    )
+    # away from the box (no --data) the signing key must come from the key sheet:
+    # the one on the stick proves nothing (H3)
+    lone = ["open", str(unit), "--identity", str(key), "--to", str(tmp_path / "o")]
+    refused = runner.invoke(archive_cli, lone)
+    assert refused.exit_code == 1 and "--public-key" in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "o").exists()
+    sheet_key = tmp_path / "ключ-подписи.pub"
+    sheet_key.write_text(keys.public_key_text(settings), encoding="utf-8")
+    opened = runner.invoke(archive_cli, [*lone, "--public-key", str(sheet_key)])
     assert opened.exit_code == 0, opened.output
     assert "Открыто и проверено" in opened.output
     assert (tmp_path / "o" / f"5А-журнал-{year}" / "bagit.txt").is_file()
+    again = runner.invoke(
+        archive_cli,
+        ["open", str(unit), "--identity", str(key), "--to", str(tmp_path / "o2"), *_data(settings)],
+    )
+    assert again.exit_code == 0, again.output  # on the box: the box's own key
+
+
+def test_verify_writes_nothing_and_an_empty_medium_fails(runner, app, school, settings, tmp_path):
+    """M2: a check never creates a label file; no unit found is a failure, not «0 errors»."""
+    make_keys(settings, tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(archive_cli, ["verify", str(empty), *_data(settings)])
+    assert result.exit_code == 1 and "нет единиц архива" in result.output
+    assert list(empty.iterdir()) == []
 
 
 def test_build_refuses_an_unknown_year_and_a_missing_medium(

@@ -74,7 +74,7 @@ def test_label_file_is_created_once_and_read_back(tmp_path, monkeypatch):
     assert media.medium_label(tmp_path) == first
 
 
-def test_filesystem_label_wins(tmp_path, monkeypatch):
+def test_label_file_wins_over_the_filesystem_label(tmp_path, monkeypatch):
     by_label = tmp_path / "by-label"
     by_label.mkdir()
     device = tmp_path / "sdb1"
@@ -84,7 +84,16 @@ def test_filesystem_label_wins(tmp_path, monkeypatch):
     mounts.write_text(f"{device} {tmp_path} vfat rw 0 0\n")
     monkeypatch.setattr(media, "BY_LABEL", by_label)
     monkeypatch.setattr(media, "MOUNTS", mounts)
-    assert media.medium_label(tmp_path) == "ARCHIVE 2026"
+    # read-only (verify, destroy) on a stick we never labelled: its filesystem label
+    assert media.medium_label(tmp_path, create=False) == "ARCHIVE 2026"
+    assert not (tmp_path / media.LABEL_FILE).exists()
+    # writing: our own label file, unique, and from then on it wins (L5): two sticks
+    # with the same vendor label are never taken for one
+    first = media.medium_label(tmp_path)
+    assert first.startswith("EZH-ARCHIVE-") and first != "ARCHIVE 2026"
+    assert "ARCHIVE 2026" in (tmp_path / media.LABEL_FILE).read_text(encoding="utf-8")
+    assert media.medium_label(tmp_path) == first
+    assert media.medium_label(tmp_path, create=False) == first
 
 
 def _fail_after(monkeypatch, limit: int, code: int) -> None:
@@ -137,7 +146,7 @@ def test_fsync_failure_is_not_success(tmp_path, monkeypatch):
 
 
 def test_read_back_mismatch_removes_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(media, "sha256_of", lambda paths: "0" * 64)
+    monkeypatch.setattr(media, "read_back", lambda paths: ("0" * 64, b""))
     with pytest.raises(media.MediaError, match="прочитан не таким"):
         media.write_bytes(media.open_medium(tmp_path), "s.age", b"abc", "5А")
     assert not (tmp_path / "s.age").exists()

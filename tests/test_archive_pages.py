@@ -4,6 +4,7 @@ register shows the units, the director confirms destruction; everyone else gets 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,15 @@ def stick(tmp_path):
     path = tmp_path / "usb"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True)
+def removable(monkeypatch, tmp_path, settings):
+    """The page takes only a mounted removable medium (M7): here the test's folder stands
+    in for /media, and every folder but the data directory for another device."""
+    monkeypatch.setattr(archive, "MEDIA_ROOTS", (tmp_path,))
+    data = settings.data_dir.resolve()
+    monkeypatch.setattr(archive, "_device", lambda path: 1 if Path(path).resolve() == data else 2)
 
 
 def _job_id(response) -> int:
@@ -151,3 +161,73 @@ def test_the_page_reminds_of_the_yearly_check(browser, school, settings, stick, 
     ArchiveRecord.update(created_at=dt.datetime.now() - dt.timedelta(days=400)).execute()
     browser.login("zaytsev.io", PASSWORD)
     assert "Пора проверить носитель" in browser.get("/archive/").get_data(as_text=True)
+
+
+def test_the_medium_path_must_be_a_removable_medium(
+    browser, school, settings, stick, tmp_path, monkeypatch
+):
+    """M7: a path typed into the form is written to only when it is a mounted medium and
+    not the data disk; anything else is refused in Russian, 400, and nothing is queued."""
+    make_keys(settings, tmp_path)
+    browser.login("zaytsev.io", PASSWORD)
+    build = {"year": str(school.year.id)}
+    for path in ("/etc", "/", str(settings.data_dir)):
+        response = browser.post("/archive/build", {**build, "media": path}, token_from="/archive/")
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400 and ("не съёмный носитель" in text or "том же" in text)
+    response = browser.post("/archive/verify", {"media": "/etc"}, token_from="/archive/")
+    assert response.status_code == 400 and "не съёмный носитель" in response.get_data(as_text=True)
+    monkeypatch.undo()  # now the folder is on the data directory's own disk
+    monkeypatch.setattr(archive, "MEDIA_ROOTS", (tmp_path,))
+    response = browser.post(
+        "/archive/build", {**build, "media": str(stick)}, token_from="/archive/"
+    )
+    assert response.status_code == 400 and "том же диске" in response.get_data(as_text=True)
+    assert Job.select().count() == 0
+    with pytest.raises(archive.ArchiveError, match="не съёмный"):
+        archive.check_medium_path(settings, "/tmp")
+    with pytest.raises(archive.ArchiveError, match="Укажите папку"):
+        archive.check_medium_path(settings, "  ")
+
+
+def test_a_medium_failing_during_destruction_is_a_message_not_a_500(
+    browser, school, settings, stick, tmp_path, monkeypatch
+):
+    """M3: the rows are «destroying» under the act before a file goes; an I/O error is a
+    Russian 400, and the same form finishes the job once the medium is back."""
+    import errno
+
+    journals = _past_retention(settings, school, stick, tmp_path)
+    browser.login("orlova.mi", PASSWORD)
+    real = Path.unlink
+    calls = []
+
+    def unlink(self, missing_ok=False):
+        calls.append(self.name)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    form = {
+        "record": [str(r.id) for r in journals],
+        "act": "2/2031",
+        "media": str(stick),
+        "confirm": "1",
+    }
+    response = browser.post("/archive/destroy", form, token_from="/archive/")
+    monkeypatch.setattr(Path, "unlink", real)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "уничтожается" in text and "ввода-вывода" in text
+    rows = [ArchiveRecord.get_by_id(r.id) for r in journals]
+    assert {r.status for r in rows} == {"destroying"} and {r.destruction_act for r in rows} == {
+        "2/2031"
+    }
+    assert "уничтожение не закончено" in browser.get("/archive/").get_data(as_text=True)
+    response = browser.post("/archive/destroy", form, token_from="/archive/")
+    assert response.status_code == 302
+    rows = [ArchiveRecord.get_by_id(r.id) for r in journals]
+    assert {r.status for r in rows} == {"destroyed"}
+    assert not any(
+        (stick / n).exists() for r in journals for n in (r.file_name, f"{r.file_name}.minisig")
+    )

@@ -74,8 +74,8 @@ class UnitSpec:
         years = RETAIN_YEARS[self.unit]
         try:
             return ends.replace(year=ends.year + years)
-        except ValueError:  # 29 February
-            return ends.replace(year=ends.year + years, day=28)
+        except ValueError:  # 29 February: kept through the whole of February, to 1 March
+            return dt.date(ends.year + years, 3, 1)
 
 
 def default_printer(
@@ -97,12 +97,21 @@ def default_printer(
 
 
 def make_bag(
-    settings: Settings, spec: UnitSpec, folder: Path, printer: Printer | None = None
+    settings: Settings,
+    spec: UnitSpec,
+    folder: Path,
+    printer: Printer | None = None,
+    *,
+    unit_file: str | None = None,
 ) -> Path:
-    """Fill ``folder`` (empty, on the data disk) as the unit's bag, signed; return it."""
+    """Fill ``folder`` (empty, on the data disk) as the unit's bag, signed; return it.
+
+    ``unit_file``: the unit's file name on the medium, for the README's commands.
+    """
     folder.mkdir(parents=True, exist_ok=False)
     (printer or default_printer)(spec.school_class, spec.year, spec.unit, folder)
     _add_database_parts(settings, spec, folder)
+    _no_percent_names(folder)
     info = {
         "Source-Organization": School.get().name,
         "External-Description": f"Электронный архив ЭЖ: {spec.title}",
@@ -116,7 +125,8 @@ def make_bag(
     write_bag(folder, info)
     public = keys.public_key_text(settings)
     (folder / PUBLIC_KEY_FILE).write_text(public, encoding="utf-8")
-    (folder / README).write_text(readme_text(spec, public), encoding="utf-8")
+    readme = readme_text(spec, public, unit_file or f"{spec.slug}.tar.age", folder.name)
+    (folder / README).write_text(readme, encoding="utf-8")
     write_tag_manifests(folder)  # they list README.txt and the public key too
     keys.sign(
         settings,
@@ -136,9 +146,20 @@ HASH_CHUNK = 1024 * 1024
 
 
 def _bag_path(path: Path, folder: Path) -> str:
-    """A file's path in a manifest: relative, "/"-separated, CR LF % encoded (RFC 8493)."""
+    """A file's path in a manifest: relative, "/"-separated, CR LF encoded. A "%" never
+    gets here (`_no_percent_names`): bagit-python does not decode "%25", RFC 8493 wants
+    it, so a name with "%" would fail one validator or the other."""
     text = path.relative_to(folder).as_posix()
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace("\r", "%0D").replace("\n", "%0A")
+
+
+PERCENT_STAND_IN = "\uff05"  # «％», the full-width percent sign: reads the same
+
+
+def _no_percent_names(folder: Path) -> None:
+    """Rename payload files and folders whose names hold "%" (deepest first)."""
+    for path in sorted(folder.rglob("*%*"), key=lambda p: len(p.parts), reverse=True):
+        path.rename(path.with_name(path.name.replace("%", PERCENT_STAND_IN)))
 
 
 def _digests(path: Path) -> dict[str, str]:
@@ -213,7 +234,9 @@ def _add_database_parts(settings: Settings, spec: UnitSpec, folder: Path) -> Non
     (audit_dir / "verify_audit.py").write_text(extract.VERIFY_SCRIPT, encoding="utf-8")
     (audit_dir / "chain-head.txt").write_text(
         f"Записей в выписке: {count}\nПоследняя запись журнала изменений коробки: "
-        f"№ {seq}, хеш {head}\n",
+        f"№ {seq}, хеш {head}\n"
+        "Подлинность выписки доказывает подпись ЭЖ-box под описью пакета (README.txt, "
+        "шаг 3); хеш записи показывает лишь, что она приведена такой, какой записана.\n",
         encoding="utf-8",
     )
     if spec.unit != "journal":
@@ -264,15 +287,34 @@ def bag_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+@dataclass
+class Sealed:
+    """The stream of a unit being sealed and how to learn whether it came whole."""
+
+    reader: BinaryIO
+    threads: list[threading.Thread]
+    errors: list[BaseException]
+
+    def check(self) -> None:
+        """Wait for the packer and the encrypter; raise if either failed. Called at the
+        end of the stream, BEFORE the written bytes get their final name."""
+        for thread in self.threads:
+            thread.join()
+        if self.errors:
+            raise crypto.CryptoError(
+                f"Единицу не удалось упаковать и зашифровать: {self.errors[0]}"
+            )
+
+
 @contextmanager
-def sealed(settings: Settings, folder: Path) -> Iterator[BinaryIO]:
+def sealed(settings: Settings, folder: Path) -> Iterator[Sealed]:
     """The unit as a stream: the bag packed as tar and encrypted in the age format to the
     archive's recipients, produced by two threads while the caller reads it.
 
     Nothing of the unit lands on the data disk a second time (the bag is read once),
-    so the stream goes straight to the medium. If packing or encrypting fails, the
-    context raises after the caller has read to the end: the caller must then discard
-    what it wrote.
+    so the stream goes straight to the medium. The caller calls ``check()`` at the end
+    of the stream, before keeping what it wrote (`media.write_stream(check=…)`); the
+    context checks again on leaving.
     """
     recipients = [
         x25519.Recipient.from_str(crypto.parse_recipient(r)) for r in keys.recipients(settings)
@@ -305,20 +347,27 @@ def sealed(settings: Settings, folder: Path) -> Iterator[BinaryIO]:
     for thread in threads:
         thread.start()
     reader = os.fdopen(age_read, "rb", buffering=PIPE_BUFFER)
+    stream = Sealed(reader, threads, errors)
     try:
-        yield reader
+        yield stream
     finally:
         reader.close()  # a reader that stopped early makes the writers fail and end
         for thread in threads:
             thread.join()
-    if errors:
-        raise crypto.CryptoError(f"Единицу не удалось упаковать и зашифровать: {errors[0]}")
+    stream.check()
 
 
-def readme_text(spec: UnitSpec, public_key: str) -> str:
-    """README.txt of a unit: what it is and how to open it with no ЭЖ-box."""
+README_COMMAND = "   $ "  # the README's commands start so (a test runs them as written)
+
+
+def readme_text(spec: UnitSpec, public_key: str, unit_file: str, folder_name: str) -> str:
+    """README.txt of a unit: what it is and how to open it with no ЭЖ-box.
+
+    The commands (lines starting with ``README_COMMAND``) work when typed in order, in a
+    folder holding the unit's file(s) and the key file; a test runs them so.
+    """
     name = spec.school_class.name
-    unit_file = f"{spec.slug}.tar.age"
+    tar_file = unit_file.removesuffix(".age")
     what = (
         "печатная версия электронного журнала класса (PDF/A), данные журнала (CSV/JSON), "
         "копия базы данных класса за год (SQLite) и выписка журнала изменений"
@@ -327,35 +376,58 @@ def readme_text(spec: UnitSpec, public_key: str) -> str:
         "и выписка журнала изменений итоговых отметок"
     )
     key_line = public_key.strip().splitlines()[-1]
+    run = README_COMMAND
+    database = (
+        f"{run}sqlite3 data/база/{name}-{spec.year_slug}.sqlite3 .tables\n"
+        if spec.unit == "journal"
+        else ""
+    )
     return f"""ЭЛЕКТРОННЫЙ АРХИВ ЭЖ — {spec.title.upper()}
 Школа: {School.get().name}
 Единица хранения: {what}.
 Срок хранения: до {spec.retain_until:%d.%m.%Y} (§9.2 Положения об ЭЖ).
 Создано: ЭЖ-box {__version__}, {dt.date.today():%d.%m.%Y}.
 
-КАК ОТКРЫТЬ БЕЗ ЭЖ-box (нужны стандартные программы age, tar, minisign, bagit.py,
-sqlite3 и любая программа для PDF; в Debian/Ubuntu: apt install age minisign sqlite3,
-pip install bagit)
+КАК ОТКРЫТЬ БЕЗ ЭЖ-box
+Нужны стандартные программы age, tar, minisign, bagit.py, sqlite3, python3 и любая
+программа для PDF. В Debian/Ubuntu:
+     apt install age minisign sqlite3 pipx
+     pipx install bagit          (программа bagit.py; в Debian нет пакета python3-bagit)
 
-1. Расшифровать (ключ — с листа ключа из сейфа директора, сохранённый в файл ключ.txt):
-     age -d -i ключ.txt {unit_file} > {spec.slug}.tar
-   Если файл на носителе разделён на части (.001, .002 …), сначала соединить их:
-     cat {unit_file}.0* > {unit_file}
-2. Распаковать:
-     tar xf {spec.slug}.tar
-3. Проверить подпись ЭЖ-box (ключ подписи есть на листе ключа и на носителе):
-     minisign -Vm tagmanifest-sha256.txt -p box.minisign.pub
-   Открытый ключ подписи коробки: {key_line}
-   Сверьте его с ключом на листе ключа: ключ внутри пакета сам по себе ничего не доказывает.
-4. Проверить целостность всех файлов (суммы sha256 и sha512):
-     bagit.py --validate .
+Положите в одну папку файл единицы {unit_file} (или все его части .001, .002 …)
+и файл ключ.txt — секретный ключ age с листа ключа из сейфа директора
+(строка AGE-SECRET-KEY-1…). Откройте в этой папке терминал и выполните по порядку
+(знак $ не набирается):
+
+1. Если файл на носителе разделён на части, соединить их (для целого файла
+   команда ничего не делает):
+{run}[ -f {unit_file} ] || cat {unit_file}.[0-9][0-9][0-9] > {unit_file}
+2. Расшифровать и распаковать:
+{run}age -d -i ключ.txt {unit_file} > {tar_file}
+{run}tar xf {tar_file}
+{run}cd {folder_name}
+3. Проверить подпись ЭЖ-box на описи пакета:
+{run}minisign -Vm tagmanifest-sha256.txt -P {key_line}
+   Ключ после -P сверьте с открытым ключом подписи на листе ключа из сейфа: если он
+   другой, эта единица не от вашего ЭЖ-box. Ключ box.minisign.pub внутри пакета
+   сам по себе ничего не доказывает — доверяйте только листу ключа.
+4. Проверить все файлы по суммам sha256 и sha512 (подписанная опись выше
+   подтверждает эти суммы):
+{run}bagit.py --validate .
 5. Прочитать:
-     data/*.pdf — печатная версия для просмотра и печати;
-     data/данные/ — те же сведения в CSV (открывается в LibreOffice, Excel) и JSON;
-     data/база/{name}-{spec.year_slug}.sqlite3 — база класса: sqlite3 <файл> ".tables"
-       (есть только в единице «журнал»);
-     data/аудит/audit.jsonl — записи журнала изменений (кто, когда, что было и что стало);
-       проверка цепочки хешей: python3 data/аудит/verify_audit.py data/аудит/audit.jsonl
+{database}{run}python3 data/аудит/verify_audit.py data/аудит/audit.jsonl
+   data/*.pdf — печатная версия для просмотра и печати;
+   data/данные/ — те же сведения в CSV (LibreOffice, Excel) и JSON;
+   data/база/ — база класса за год (только в единице «журнал»), открывается sqlite3;
+   data/аудит/audit.jsonl — записи журнала изменений (кто, когда, что было и что стало)
+     по строкам этого класса, кроме записей о людях и учётных записях (в них
+     контактные данные).
+
+О ВЫПИСКЕ ЖУРНАЛА ИЗМЕНЕНИЙ. Подлинность выписки доказывает подпись ЭЖ-box (шаг 3):
+она заверяет описи, а описи — суммы каждого файла, и audit.jsonl тоже. Хеш каждой
+записи (verify_audit.py) лишь показывает, что запись приведена ровно такой, какой её
+записала коробка; цепочку целиком выписка не содержит (в ней только записи этого
+класса), так что пропуски между номерами записей — это записи других классов.
 
 Контактные данные (телефоны, адреса, почта) и пароли в архив не попадают.
 """

@@ -442,3 +442,79 @@ def verify_file(path: Path, sig_path: Path, public_key_text: str) -> str:
     except InvalidSignature as exc:
         raise SignatureError(f"Подпись {sig_path.name}: доверенный комментарий изменён.") from exc
     return trusted
+
+
+# --- minisign over a digest computed elsewhere ----------------------------------------
+# The archive hashes a unit once, while it streams to (or is read back from) the medium;
+# a split unit is never joined on disk just to be signed or checked (DESIGN §5). The
+# signature text is exactly what `sign_file` writes: `minisign -Vm` checks it on the file.
+
+
+def blake2b_hasher() -> hashlib.blake2b:
+    """The running hash whose ``digest()`` is minisign's prehash of the same bytes."""
+    return hashlib.blake2b(digest_size=64)
+
+
+def sign_digest(
+    digest: bytes,
+    secret: SigningKey,
+    trusted_comment: str,
+    untrusted_comment: str = DEFAULT_SIG_COMMENT,
+) -> str:
+    """The ``.minisig`` text for a file whose BLAKE2b-512 is ``digest`` (prehashed ``ED``)."""
+    if len(digest) != 64:
+        raise SignatureError("Подпись: нужен хеш BLAKE2b-512 (64 байта).")
+    for comment in (trusted_comment, untrusted_comment):
+        if any(unicodedata.category(ch) in CONTROL_CATEGORIES and ch != "\t" for ch in comment):
+            raise SignatureError(
+                "Комментарий подписи должен быть одной строкой без управляющих символов."
+            )
+    trusted = trusted_comment.encode("utf-8")
+    if len(trusted) > TRUSTED_MAX:
+        raise SignatureError("Доверенный комментарий подписи слишком длинный для minisign.")
+    signature = secret.private.sign(digest)
+    global_sig = secret.private.sign(signature + trusted)
+    return (
+        f"{UNTRUSTED}{untrusted_comment}\n"
+        f"{_b64(SIG_ALG_HASHED + secret.keynum + signature)}\n"
+        f"{TRUSTED}{trusted_comment}\n"
+        f"{_b64(global_sig)}\n"
+    )
+
+
+def verify_digest(
+    digest: bytes, name: str, signature_text: str, public_key_text: str, sig_name: str = ""
+) -> str:
+    """Check a ``.minisig`` text against the BLAKE2b-512 ``digest`` of the file ``name``;
+    return the trusted comment. Any mismatch raises SignatureError naming the file."""
+    sig_name = sig_name or f"{name}.minisig"
+    lines = minisign_lines(signature_text)
+    if len(lines) < 4 or not lines[2].startswith(TRUSTED):
+        raise SignatureError(f"Подпись {sig_name} к файлу {name} повреждена.")
+    blob = _unb64(lines[1], f"Подпись {sig_name}")
+    global_sig = _unb64(lines[3], f"Подпись {sig_name}")
+    if len(blob) != 74 or len(global_sig) != 64:
+        raise SignatureError(f"Подпись {sig_name} к файлу {name} повреждена.")
+    keynum, public = load_public_key(public_key_text)
+    if blob[2:10] != keynum:
+        raise SignatureError(
+            f"Файл {name} подписан другим ключом ({key_id_hex(blob[2:10])}), "
+            f"а не ключом {key_id_hex(keynum)}."
+        )
+    if blob[:2] != SIG_ALG_HASHED:
+        raise SignatureError(
+            f"Подпись {sig_name} в старом формате minisign: проверьте её командой minisign -V."
+        )
+    signature = blob[10:]
+    trusted = lines[2][len(TRUSTED) :]
+    try:
+        public.verify(signature, digest)
+    except InvalidSignature as exc:
+        raise SignatureError(
+            f"Подпись не сходится: файл {name} изменён или подпись не от него."
+        ) from exc
+    try:
+        public.verify(global_sig, signature + trusted.encode("utf-8"))
+    except InvalidSignature as exc:
+        raise SignatureError(f"Подпись {sig_name}: доверенный комментарий изменён.") from exc
+    return trusted

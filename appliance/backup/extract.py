@@ -78,6 +78,10 @@ BLANKED: dict[str, dict[str, str]] = {
     },
 }
 
+# Audit entries of these entities are left out of the extract: their before/after hold
+# the person's e-mail, phone and address (152-ФЗ), which the archive never keeps.
+PRIVATE_ENTITIES = frozenset({"Person", "User"})
+
 AUDIT_COLUMNS = ", ".join(
     f"a.{c}"
     for c in (
@@ -176,7 +180,8 @@ def audit_extract(
 
     Each line holds the hashed fields exactly as the box hashed them, so an entry
     verifies on its own: sha256(prev_hash + "\\n" + json(fields, sort_keys)) == hash
-    (see ``VERIFY_SCRIPT``). Returns the number of entries.
+    (see ``VERIFY_SCRIPT``). Entries about people and accounts (``PRIVATE_ENTITIES``)
+    are left out: they carry contact data. Returns the number of entries.
     """
     conn = _connect(snapshot, source)
     written = 0
@@ -188,6 +193,8 @@ def audit_extract(
         present = {row[0] for row in conn.execute("SELECT name FROM main.sqlite_master")}
         for table, entity_type, column in _entity_keys():
             if table not in present or (entity_types and entity_type not in entity_types):
+                continue
+            if entity_type in PRIVATE_ENTITIES:
                 continue
             conn.execute(
                 f'INSERT OR IGNORE INTO temp.keys SELECT ?, {column} FROM main."{table}"',

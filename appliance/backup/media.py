@@ -1,8 +1,10 @@
 """Durable writes to the removable medium (the USB stick of the archive, §9.2).
 
 A unit on the stick is either wholly there under its final name, read back and
-compared, or not there at all: it is written under a temporary name, fsynced,
-renamed, the directory fsynced, then read back and its SHA-256 compared. A full
+compared, or not there at all: it is written under a temporary name, its producer
+asked whether every byte came (``check``), fsynced, renamed, the directory fsynced
+(and every directory made on the way, with its parent), then read back past the page
+cache (``POSIX_FADV_DONTNEED``) and its SHA-256 compared. A full
 medium (ENOSPC) or one pulled out mid-write (EIO) never reports success and leaves
 nothing under the final name. FAT32 (the usual stick) cannot hold a file of 4 GiB,
 so a larger unit is split into ``.001``, ``.002`` … (``cat`` joins them again).
@@ -16,7 +18,7 @@ import hashlib
 import io
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +57,21 @@ class Written:
     size: int = 0
     sha256: str = ""
     sha512: str = ""
+    blake2b: bytes = b""  # BLAKE2b-512: minisign's prehash, to sign without re-reading
 
 
-def open_medium(root: Path, *, fstype: str | None = None, part_size: int | None = None) -> Medium:
+def open_medium(
+    root: Path,
+    *,
+    fstype: str | None = None,
+    part_size: int | None = None,
+    create_label: bool = True,
+) -> Medium:
     """Look at the medium under ``root``: its filesystem, label and the largest file it takes.
 
     ``fstype`` and ``part_size`` override what is detected (tests stand a directory in
-    for a FAT32 stick and use small parts).
+    for a FAT32 stick and use small parts). ``create_label=False`` (verify, destroy)
+    writes nothing: a medium without our label file goes by its filesystem label.
     """
     root = Path(root)
     if not root.is_dir():
@@ -69,7 +79,8 @@ def open_medium(root: Path, *, fstype: str | None = None, part_size: int | None 
     kind = (fstype if fstype is not None else filesystem_type(root)).lower()
     if part_size is None and kind in SPLIT_FILESYSTEMS:
         part_size = FAT32_MAX_FILE
-    return Medium(root=root, fstype=kind, label=medium_label(root), part_size=part_size)
+    label = medium_label(root, create=create_label)
+    return Medium(root=root, fstype=kind, label=label, part_size=part_size)
 
 
 def _mount_of(path: Path) -> tuple[str, str, str] | None:
@@ -112,27 +123,35 @@ def _filesystem_label(root: Path) -> str:
     return ""
 
 
-def medium_label(root: Path) -> str:
-    """The medium's name in the register: its filesystem label, else our label file
-    (created once), else the directory's name."""
-    label = _filesystem_label(root)
+def _label_from_file(root: Path) -> str:
+    try:
+        first = (root / LABEL_FILE).read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return first[0].strip() if first else ""
+
+
+def medium_label(root: Path, *, create: bool = True) -> str:
+    """The medium's name in the register: our label file, made once with a unique name
+    (two sticks with the same vendor label are never taken for one); without it (and
+    with ``create`` off) the filesystem label, else the directory's name."""
+    label = _label_from_file(root)
     if label:
         return label
-    label_file = root / LABEL_FILE
-    try:
-        if label_file.is_file():
-            first = label_file.read_text(encoding="utf-8").strip().splitlines()
-            if first and first[0].strip():
-                return first[0].strip()
-        label = f"EZH-ARCHIVE-{dt.date.today():%Y%m%d}-{secrets.token_hex(2).upper()}"
+    if create:
+        label = f"EZH-ARCHIVE-{dt.date.today():%Y%m%d}-{secrets.token_hex(3).upper()}"
+        vendor = _filesystem_label(root)
         note = (
             f"{label}\n\nЭтот носитель — электронный архив ЭЖ-box (журналы и сводные ведомости).\n"
             "Первая строка — метка носителя в реестре архива. Не меняйте её.\n"
+            + (f"Метка файловой системы: {vendor}\n" if vendor else "")
         )
-        write_bytes(Medium(root=root), LABEL_FILE, note.encode("utf-8"), "метка носителя")
-        return label
-    except (OSError, MediaError):
-        return root.resolve().name or str(root)
+        try:
+            write_bytes(Medium(root=root), LABEL_FILE, note.encode("utf-8"), "метка носителя")
+            return label
+        except MediaError:
+            pass
+    return _filesystem_label(root) or root.resolve().name or str(root)
 
 
 # The two calls that touch the medium, kept apart so that tests can make them fail.
@@ -150,6 +169,26 @@ def _fsync_dir(path: Path) -> None:
         _fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_dirs(root: Path, folder: Path) -> None:
+    """Create ``folder`` (under ``root``) level by level, fsyncing each new directory and
+    its parent: a new directory's entry is as fragile as a renamed file's."""
+    missing = []
+    current = folder
+    while current != root and not current.is_dir():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        _fsync_dir(path)
+        _fsync_dir(path.parent)
+
+
+def _drop_cache(fd: int) -> None:
+    """Forget the file's cached pages so that a read-back reads the medium itself."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def part_names(name: str, count: int) -> list[str]:
@@ -188,29 +227,37 @@ def write_bytes(medium: Medium, name: str, data: bytes, unit: str) -> Written:
 
 
 def write_stream(
-    medium: Medium, source: BinaryIO, name: str, unit: str, *, size_hint: int = 0
+    medium: Medium,
+    source: BinaryIO,
+    name: str,
+    unit: str,
+    *,
+    size_hint: int = 0,
+    check: Callable[[], None] | None = None,
 ) -> Written:
     """Write what ``source`` yields to ``name`` on the medium: temp, fsync, rename, fsync
     the directory, read back, compare. Raises MediaError naming ``unit`` on any failure.
 
     ``source`` may be a stream of unknown length (the unit is encrypted on the way): a
     FAT32 unit is cut into parts as the bytes come; ``size_hint`` only serves the early
-    check of free space.
+    check of free space. ``check`` is called once the stream ended, before the last
+    fsync and any rename: it raises if the producer failed (a stream cut short must
+    never reach the final name).
     """
     final = medium.root / name
     temps: list[Path] = []
     renamed: list[Path] = []
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(medium.root, final.parent)
         _check_space(medium.root, size_hint)
-        written = _write_parts(source, final, medium.part_size, temps)
+        written = _write_parts(source, final, medium.part_size, temps, check)
         names = part_names(name, len(temps))
         finals = [medium.root / n for n in names]
         for temp, target in zip(temps, finals, strict=True):
             os.replace(temp, target)
             renamed.append(target)
         _fsync_dir(final.parent)
-        if sha256_of(finals) != written.sha256:
+        if read_back(finals)[0] != written.sha256:
             raise MediaError(
                 f"Единица «{unit}»: файл {name} на носителе прочитан не таким, каким записан. "
                 "Носитель неисправен — возьмите другой."
@@ -240,11 +287,18 @@ def _check_space(root: Path, size: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def _write_parts(source: BinaryIO, final: Path, limit: int | None, temps: list[Path]) -> Written:
+def _write_parts(
+    source: BinaryIO,
+    final: Path,
+    limit: int | None,
+    temps: list[Path],
+    check: Callable[[], None] | None = None,
+) -> Written:
     """Copy ``source`` into temp files beside ``final`` (a new one whenever ``limit`` is
     reached), fsync each; ``temps`` receives their paths as they are made (so that the
-    caller can remove them on failure). SHA-512 runs on the second core meanwhile."""
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+    caller can remove them on failure). SHA-512 runs on the second core meanwhile.
+    At the end of the stream ``check`` says whether it was whole, before the last fsync."""
+    sha256, sha512, blake = hashlib.sha256(), hashlib.sha512(), hashlib.blake2b(digest_size=64)
     total = 0
     data = source.read(CHUNK)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -258,18 +312,25 @@ def _write_parts(source: BinaryIO, final: Path, limit: int | None, temps: list[P
                     data = data[len(piece) :]
                     side = pool.submit(sha512.update, piece)  # hashlib frees the GIL
                     sha256.update(piece)
+                    blake.update(piece)
                     _write_chunk(out, piece)
                     side.result()
                     taken += len(piece)
                     total += len(piece)
                     if not data:
                         data = source.read(CHUNK)
+                if not data and check is not None:
+                    check()  # the producer failed: this stream must not be kept
                 out.flush()
                 _fsync(out.fileno())
             if not data:
                 break
     return Written(
-        name=final.name, size=total, sha256=sha256.hexdigest(), sha512=sha512.hexdigest()
+        name=final.name,
+        size=total,
+        sha256=sha256.hexdigest(),
+        sha512=sha512.hexdigest(),
+        blake2b=blake.digest(),
     )
 
 
@@ -286,20 +347,30 @@ def _remove_stale_parts(root: Path, name: str, current: list[str]) -> None:
             break
 
 
-def iter_parts(paths: list[Path], chunk: int = CHUNK) -> Iterator[bytes]:
-    """The bytes of a (possibly split) file, in order, without joining it on disk."""
+def iter_parts(paths: list[Path], chunk: int = CHUNK, *, uncached: bool = False) -> Iterator[bytes]:
+    """The bytes of a (possibly split) file, in order, without joining it on disk.
+    ``uncached``: drop the page cache first, so the bytes come from the medium."""
     for path in paths:
         with open(path, "rb") as fh:
+            if uncached:
+                _drop_cache(fh.fileno())
             while data := fh.read(chunk):
                 yield data
 
 
+def read_back(paths: list[Path]) -> tuple[str, bytes]:
+    """(SHA-256 hex, BLAKE2b-512) of a (possibly split) file read from the medium itself,
+    in one pass: the sum of the register and minisign's prehash."""
+    sha256, blake = hashlib.sha256(), hashlib.blake2b(digest_size=64)
+    for data in iter_parts(paths, uncached=True):
+        sha256.update(data)
+        blake.update(data)
+    return sha256.hexdigest(), blake.digest()
+
+
 def sha256_of(paths: list[Path]) -> str:
     """SHA-256 of a (possibly split) file as read from the medium now."""
-    digest = hashlib.sha256()
-    for data in iter_parts(paths):
-        digest.update(data)
-    return digest.hexdigest()
+    return read_back(paths)[0]
 
 
 class PartsReader(io.RawIOBase):

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ..config import Settings
 from ..db import write
 from ..models import ArchiveRecord, School, User, now
-from . import archive, media
+from . import archive, crypto, media
 
 VERIFY_EVERY = dt.timedelta(days=365)
 ACT_TEMPLATE = "archive/act.html"
@@ -28,11 +28,12 @@ REASONS = {
 
 
 def due_for_destruction(today: dt.date | None = None) -> list[ArchiveRecord]:
-    """Units on some medium whose retention ended before ``today``."""
+    """Units on some medium whose retention ended before ``today`` (and those whose
+    destruction was begun and not finished: the medium failed half-way)."""
     today = today or dt.date.today()
     return list(
         ArchiveRecord.select()
-        .where((ArchiveRecord.status == "written") & (ArchiveRecord.retain_until < today))
+        .where(ArchiveRecord.status.in_(archive.LIVE) & (ArchiveRecord.retain_until < today))
         .order_by(ArchiveRecord.retain_until, ArchiveRecord.register_number)
     )
 
@@ -113,19 +114,22 @@ def destroy(
     """Delete the units' files from the medium and mark them destroyed under ``act``.
 
     Everything is checked first: every unit must be past retention and on this medium;
-    otherwise nothing is deleted.
+    otherwise nothing is deleted. The rows are marked «destroying» under the act BEFORE
+    a file is touched, then the files go (each unit's signature last), the folder is
+    fsynced, and only then are the rows «destroyed»: a medium that fails half-way
+    leaves rows that say so, and the same command finishes the job.
     """
     today = today or dt.date.today()
     if not act.strip():
         raise DestructionError("Укажите номер акта об уничтожении.")
     if not record_ids:
         raise DestructionError("Отметьте единицы, которые уничтожаются по акту.")
-    medium = archive._medium(medium_path)
+    medium = archive._medium(medium_path, create_label=False)
     records = list(ArchiveRecord.select().where(ArchiveRecord.id.in_(record_ids)))
     if len(records) != len(set(record_ids)):
         raise DestructionError("Некоторых единиц нет в реестре.")
     for record in records:
-        if record.status != "written" or record.retain_until >= today:
+        if record.status not in archive.LIVE or record.retain_until >= today:
             raise DestructionError(
                 f"Единица «{record.title}» хранится до {record.retain_until:%d.%m.%Y}: "
                 "уничтожать её нельзя."
@@ -135,19 +139,47 @@ def destroy(
                 f"Единица «{record.title}» записана на носитель «{record.media_label}», "
                 f"а вставлен «{medium.label}»."
             )
-    for record in records:
-        for name in media.part_names(record.file_name, record.parts) + [
-            f"{record.file_name}.minisig"
-        ]:
-            (medium.root / name).unlink(missing_ok=True)
+    act = act.strip()
+    _mark(records, "destroying", act, user)
+    try:
+        folders = set()
+        for record in records:
+            for path in archive._unit_files(medium, record):  # the signature last
+                path.unlink(missing_ok=True)
+                folders.add(path.parent)
+        for folder in folders:
+            media._fsync_dir(folder)
+    except OSError as exc:
+        raise DestructionError(
+            f"Единицы удалены с носителя «{medium.label}» не полностью: "
+            f"{crypto.os_reason(exc)}. В реестре они отмечены «уничтожается» по акту № {act}; "
+            "вставьте носитель и повторите уничтожение."
+        ) from exc
+    _mark(records, "destroyed", act, user)
+    try:
+        archive.write_register(settings, medium)
+    except (ValueError, OSError) as exc:
+        reason = crypto.os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise DestructionError(
+            f"Единицы уничтожены, но реестр на носителе не обновлён: {reason}"
+        ) from exc
+    return records
+
+
+def _mark(records: list[ArchiveRecord], status: str, act: str, user: User | None) -> None:
+    """One transaction: the rows get ``status`` under the act (audited)."""
     moment = now()
     with write(user=user) as rec:
         for record in records:
-            before = {"status": record.status, "destroyed_at": None, "destruction_act": ""}
-            record.status = "destroyed"
-            record.destroyed_at = moment
-            record.destruction_act = act.strip()
+            before = {
+                "status": record.status,
+                "destroyed_at": record.destroyed_at,
+                "destruction_act": record.destruction_act,
+            }
+            record.status = status
+            record.destruction_act = act
+            if status == "destroyed":
+                record.destroyed_at = moment
             record.save()
-            rec.record("archive.destroy", record, before=before, op="update")
-    archive.write_register(settings, medium)
-    return records
+            action = "archive.destroy" if status == "destroyed" else "archive.destroying"
+            rec.record(action, record, before=before, op="update")

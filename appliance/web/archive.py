@@ -18,8 +18,10 @@ from flask import (
 )
 
 from .. import jobs
+from ..backup import archive as archive_lib
 from ..backup import keys, retention
 from ..backup import tasks as archive_tasks
+from ..backup.crypto import os_reason
 from ..db import write
 from ..models import AcademicYear, ArchiveRecord
 from ..numbers import is_number
@@ -86,7 +88,20 @@ def build():
     if not keys.status(settings_of(current_app))["ready"]:
         flash("Сначала создайте ключи архива: ezh keys init (см. ниже).", "error")
         return _page(400)
-    return _queue(archive_tasks.BUILD, {"year_id": year.id, "media": media})
+    checked = _medium_path(media)
+    if checked is None:
+        return _page(400)
+    return _queue(archive_tasks.BUILD, {"year_id": year.id, "media": str(checked)})
+
+
+def _medium_path(text: str) -> Path | None:
+    """The medium folder from the form if it is a removable medium (see
+    `archive.check_medium_path`); else None with the reason flashed."""
+    try:
+        return archive_lib.check_medium_path(settings_of(current_app), text)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return None
 
 
 @bp.route("/verify", methods=["POST"])
@@ -97,7 +112,10 @@ def verify():
     if not media:
         flash("Укажите папку носителя.", "error")
         return _page(400)
-    return _queue(archive_tasks.VERIFY, {"media": media})
+    checked = _medium_path(media)
+    if checked is None:
+        return _page(400)
+    return _queue(archive_tasks.VERIFY, {"media": str(checked)})
 
 
 @bp.route("/act.pdf")
@@ -130,16 +148,22 @@ def destroy():
     if not media:
         flash("Укажите папку носителя, на котором записаны эти единицы.", "error")
         return _page(400)
+    checked = _medium_path(media)
+    if checked is None:
+        return _page(400)
     try:
         done = retention.destroy(
             settings_of(current_app),
             ids,
-            Path(media),
+            checked,
             request.form.get("act", ""),
             user=g.user,
         )
     except ValueError as exc:
         flash(str(exc), "error")
+        return _page(400)
+    except OSError as exc:  # the medium itself: never a 500
+        flash(f"Ничего не уничтожено: {os_reason(exc)}.", "error")
         return _page(400)
     flash(f"Уничтожено по акту № {done[0].destruction_act}: {len(done)} ед.", "success")
     return redirect(url_for("archive.index"))
