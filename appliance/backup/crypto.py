@@ -379,22 +379,7 @@ def sign_file(
     untrusted_comment: str = DEFAULT_SIG_COMMENT,
 ) -> None:
     """Write a minisign signature of ``path`` to ``sig_path`` (prehashed, streaming)."""
-    for comment in (trusted_comment, untrusted_comment):
-        if any(unicodedata.category(ch) in CONTROL_CATEGORIES and ch != "\t" for ch in comment):
-            raise SignatureError(
-                "Комментарий подписи должен быть одной строкой без управляющих символов."
-            )
-    trusted = trusted_comment.encode("utf-8")
-    if len(trusted) > TRUSTED_MAX:
-        raise SignatureError("Доверенный комментарий подписи слишком длинный для minisign.")
-    signature = secret.private.sign(file_blake2b(path))
-    global_sig = secret.private.sign(signature + trusted)
-    text = (
-        f"{UNTRUSTED}{untrusted_comment}\n"
-        f"{_b64(SIG_ALG_HASHED + secret.keynum + signature)}\n"
-        f"{TRUSTED}{trusted_comment}\n"
-        f"{_b64(global_sig)}\n"
-    )
+    text = sign_digest(file_blake2b(path), secret, trusted_comment, untrusted_comment)
     with atomic_output(Path(sig_path)) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -412,42 +397,14 @@ def verify_file(path: Path, sig_path: Path, public_key_text: str) -> str:
     if not sig_path.is_file():
         raise SignatureError(f"Подписи {sig_path.name} к файлу {name} нет.")
     # bytes, not read_text: universal newlines would split on a lone "\r" too
-    lines = minisign_lines(sig_path.read_bytes().decode("utf-8", errors="replace"))
-    if len(lines) < 4 or not lines[2].startswith(TRUSTED):
-        raise SignatureError(f"Подпись {sig_path.name} к файлу {name} повреждена.")
-    blob = _unb64(lines[1], f"Подпись {sig_path.name}")
-    global_sig = _unb64(lines[3], f"Подпись {sig_path.name}")
-    if len(blob) != 74 or len(global_sig) != 64:
-        raise SignatureError(f"Подпись {sig_path.name} к файлу {name} повреждена.")
-    keynum, public = load_public_key(public_key_text)
-    if blob[2:10] != keynum:
-        raise SignatureError(
-            f"Файл {name} подписан другим ключом ({key_id_hex(blob[2:10])}), "
-            f"а не ключом {key_id_hex(keynum)}."
-        )
-    if blob[:2] != SIG_ALG_HASHED:
-        raise SignatureError(
-            f"Подпись {sig_path.name} в старом формате minisign: проверьте её командой minisign -V."
-        )
-    signature = blob[10:]
-    trusted = lines[2][len(TRUSTED) :]
-    try:
-        public.verify(signature, file_blake2b(path))
-    except InvalidSignature as exc:
-        raise SignatureError(
-            f"Подпись не сходится: файл {name} изменён или подпись не от него."
-        ) from exc
-    try:
-        public.verify(global_sig, signature + trusted.encode("utf-8"))
-    except InvalidSignature as exc:
-        raise SignatureError(f"Подпись {sig_path.name}: доверенный комментарий изменён.") from exc
-    return trusted
+    text = sig_path.read_bytes().decode("utf-8", errors="replace")
+    return verify_digest(file_blake2b(path), name, text, public_key_text, sig_path.name)
 
 
-# --- minisign over a digest computed elsewhere ----------------------------------------
-# The archive hashes a unit once, while it streams to (or is read back from) the medium;
-# a split unit is never joined on disk just to be signed or checked (DESIGN §5). The
-# signature text is exactly what `sign_file` writes: `minisign -Vm` checks it on the file.
+# --- minisign over a digest --------------------------------------------------------------
+# `sign_file`/`verify_file` hash a file; the archive hashes a unit once, while it streams
+# to (or is read back from) the medium, so a split unit is never joined on disk just to
+# be signed or checked (DESIGN §5). `minisign -Vm` checks the signature on the file.
 
 
 def blake2b_hasher() -> hashlib.blake2b:
