@@ -174,7 +174,8 @@ def test_the_medium_path_must_be_a_removable_medium(
     for path in ("/etc", "/", str(settings.data_dir)):
         response = browser.post("/archive/build", {**build, "media": path}, token_from="/archive/")
         text = response.get_data(as_text=True)
-        assert response.status_code == 400 and ("не съёмный носитель" in text or "том же" in text)
+        refused = ("не съёмный носитель", "том же", "внутри папки данных")
+        assert response.status_code == 400 and any(reason in text for reason in refused)
     response = browser.post("/archive/verify", {"media": "/etc"}, token_from="/archive/")
     assert response.status_code == 400 and "не съёмный носитель" in response.get_data(as_text=True)
     monkeypatch.undo()  # now the folder is on the data directory's own disk
@@ -188,6 +189,15 @@ def test_the_medium_path_must_be_a_removable_medium(
         archive.check_medium_path(settings, "/tmp")
     with pytest.raises(archive.ArchiveError, match="Укажите папку"):
         archive.check_medium_path(settings, "  ")
+    # the folder the admin configured (a demo's stand-in for the stick) is trusted …
+    monkeypatch.setitem(settings.extra, "archive_media", str(stick))
+    assert archive.check_medium_path(settings, str(stick)) == stick.resolve()
+    # … but never inside the data folder
+    inside = settings.data_dir / "stick"
+    inside.mkdir()
+    monkeypatch.setitem(settings.extra, "archive_media", str(inside))
+    with pytest.raises(archive.ArchiveError, match="внутри папки данных"):
+        archive.check_medium_path(settings, str(inside))
 
 
 def test_a_medium_failing_during_destruction_is_a_message_not_a_500(

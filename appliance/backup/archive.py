@@ -126,9 +126,10 @@ def _device(path: Path) -> int:
 def check_medium_path(settings: Settings, text: str) -> Path:
     """The medium folder typed into the page, if it may be written to; else ArchiveError.
 
-    Only a mounted medium (under /media, /run/media, /mnt) or the configured one
-    (``archive_media`` in ezh.toml), and never on the data disk itself: a typo must not
-    write the archive beside the database or into the system.
+    Only a mounted medium (under /media, /run/media, /mnt) on a disk other than the
+    data's, or the folder the admin configured (``archive_media`` in ezh.toml), and never
+    inside the data folder: a typo must not write the archive beside the database or
+    into the system.
     """
     if not text.strip():
         raise ArchiveError("Укажите папку носителя.")
@@ -142,15 +143,22 @@ def check_medium_path(settings: Settings, text: str) -> Path:
     configured = str(
         getattr(settings, "archive_media", "") or settings.extra.get("archive_media", "")
     )
-    roots = [*MEDIA_ROOTS, *([Path(configured)] if configured else [])]
-    inside = any(resolved == r.resolve() or resolved.is_relative_to(r.resolve()) for r in roots)
-    if not inside or not resolved.is_dir():
+
+    def within(root: Path) -> bool:
+        return resolved == root.resolve() or resolved.is_relative_to(root.resolve())
+
+    # The admin's own setting is trusted (a demo's folder standing in for the stick);
+    # any other folder must be a mounted medium on a disk of its own.
+    chosen = bool(configured) and within(Path(configured))
+    if not (chosen or any(within(r) for r in MEDIA_ROOTS)) or not resolved.is_dir():
         raise ArchiveError(
             f"Папка {path} — не съёмный носитель. Укажите папку флешки: она в /media, "
             "/run/media или /mnt (или задайте archive_media в ezh.toml)."
         )
+    if within(settings.data_dir):
+        raise ArchiveError(f"Папка {path} внутри папки данных ЭЖ-box: архив там не хранят.")
     try:
-        same = _device(resolved) == _device(settings.data_dir)
+        same = not chosen and _device(resolved) == _device(settings.data_dir)
     except OSError as exc:
         raise ArchiveError(f"Носитель {path} не читается: {crypto.os_reason(exc)}.") from exc
     if same:
