@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -73,6 +74,11 @@ def demo(
     if not (data_dir / "ezh.toml").exists():
         # Throwaway demo accounts use cheap hashes; real logins re-hash them.
         write_settings_file(data_dir, password_profile="fast")
+        # A folder beside the data stands in for the archive's USB stick.
+        stick = data_dir.resolve().parent / f"{data_dir.resolve().name}-флешка"
+        stick.mkdir(exist_ok=True)
+        with open(data_dir / "ezh.toml", "a", encoding="utf-8") as toml:
+            toml.write(f"\n[extra]\narchive_media = {json.dumps(str(stick), ensure_ascii=False)}\n")
     settings, db = _open(data)
     accounts_csv = settings.data_dir / "demo-accounts.csv"
     if School.select().exists():
