@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from . import journal
 from .db import snapshot, write
+from .durable import fsync_dir as _fsync_dir
 from .grading import GradingError
 from .lesson_page import FIELD_NAME, attendance_name, mark_name, match_plan_lesson
 from .models import Assignment, Attachment, Attendance, Lesson, Mark, School, User, now
@@ -208,14 +209,6 @@ def attach_homework_file(
         partial.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
         raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _link_homework_file(lesson, target, name, size, sha256, files_dir, user, ip) -> Attachment:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .db import Recorder
+from .durable import fsync_dir
 from .lesson_form import safe_filename
 from .models import Attachment, School, User
 
@@ -55,15 +56,6 @@ class StoredFile:
 def limit_kb() -> int:
     """The school's limit for one uploaded file (the same as for homework files)."""
     return School.get().homework_file_limit_kb
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a power cut must not lose a linked file)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def store_upload(upload: Upload, folder: Path, max_kb: int) -> StoredFile:

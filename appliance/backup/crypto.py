@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pyrage import x25519
 
+from ..durable import fsync_dir
+
 CHUNK = 1 << 20  # hashing and copying: 1 MiB at a time
 
 SECRET_PREFIX = "AGE-SECRET-KEY-1"
@@ -98,15 +100,6 @@ def os_reason(exc: BaseException) -> str:
 
 
 # --- durable output -------------------------------------------------------------------
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` survive a power cut."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

@@ -41,6 +41,7 @@ from pathlib import Path
 from .. import audit, jobs
 from ..config import Settings
 from ..db import backup_to, latest_version, migrate, open_database, snapshot, write
+from ..durable import fsync_dir
 from ..models import AuditEntry, School, User, database, new_uuid
 from . import crypto, keys, media
 
@@ -183,7 +184,7 @@ def rotate(folder: Path, place: str = "", keep_names: Iterable[str] = ()) -> lis
         if now - temp.stat().st_mtime > STALE_TEMP_SECONDS:
             temp.unlink(missing_ok=True)
     if removed:
-        crypto.fsync_dir(folder)
+        fsync_dir(folder)
     return removed
 
 
@@ -628,5 +629,5 @@ def _swap(live: Path, restored: Path) -> Path | None:
     with restored.open("rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(restored, live)
-    crypto.fsync_dir(live.parent)
+    fsync_dir(live.parent)
     return kept

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Settings
+from ..durable import fsync_dir
 from . import crypto
 
 RECIPIENTS = "recipients.txt"
@@ -215,7 +216,7 @@ def _link_new(path: Path, text: str, mode: int) -> None:
         os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    crypto.fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _create_signing_key(folder: Path) -> crypto.SigningKey:
