@@ -241,6 +241,15 @@ def work(settings: Settings, stop: threading.Event, poll: float = POLL_SECONDS) 
             stop.wait(poll)
 
 
+def active(kind: str, user: User | None = None) -> list[Job]:
+    """Jobs of `kind` still queued or running (of `user` only, when given), oldest first:
+    a page shows the one in hand instead of queuing the same work twice."""
+    query = Job.select().where((Job.kind == kind) & Job.state.in_(("queued", "running")))
+    if user is not None:
+        query = query.where(Job.created_by == user)
+    return list(query.order_by(Job.id))
+
+
 def job_for(job_id: int, user: User) -> Job | None:
     """A job the user queued (pages show a user only their own jobs)."""
     return Job.get_or_none((Job.id == job_id) & (Job.created_by == user))

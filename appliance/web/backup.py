@@ -22,12 +22,8 @@ bp = Blueprint("backup", __name__, url_prefix="/backup")
 
 
 def _active_job() -> Job | None:
-    return (
-        Job.select()
-        .where((Job.kind == dbbackup.JOB_KIND) & Job.state.in_(("queued", "running")))
-        .order_by(Job.id)
-        .first()
-    )
+    found = jobs.active(dbbackup.JOB_KIND)
+    return found[0] if found else None
 
 
 @bp.route("/")

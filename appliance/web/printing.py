@@ -66,10 +66,7 @@ def index():
 
 def _pending_job(kind: str, school_class: SchoolClass) -> Job | None:
     """The reader's own job printing this very document, still queued or running."""
-    candidates = Job.select().where(
-        (Job.kind == kind) & (Job.created_by == g.user) & Job.state.in_(["queued", "running"])
-    )
-    for job in candidates.order_by(Job.id):
+    for job in jobs.active(kind, g.user):
         if json.loads(job.params or "{}").get("class_id") == school_class.id:
             return job
     return None

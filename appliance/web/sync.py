@@ -48,12 +48,8 @@ def _account_login() -> tuple[str, str]:
 
 
 def _active_job() -> Job | None:
-    return (
-        Job.select()
-        .where((Job.kind == sync_tasks.KIND) & Job.state.in_(("queued", "running")))
-        .order_by(Job.id)
-        .first()
-    )
+    found = jobs.active(sync_tasks.KIND)
+    return found[0] if found else None
 
 
 @bp.route("/", endpoint="status")
