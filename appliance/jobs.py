@@ -71,11 +71,17 @@ class JobContext:
 
 Handler = Callable[[JobContext], str | None]  # returns the result file (data-dir relative)
 HANDLERS: dict[str, Handler] = {}
+# Kinds that take minutes (the year's archive, a printed journal, a backup) run in a lane of
+# their own, so a two-second report does not wait a quarter of an hour behind them.
+LONG_KINDS: set[str] = set()
+LANES = ("short", "long")
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
+def handler(kind: str, *, long: bool = False) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
+        if long:
+            LONG_KINDS.add(kind)
         return fn
 
     return register
@@ -148,10 +154,15 @@ def schedule_due(moment: dt.datetime | None = None) -> list[Job]:
     return queued
 
 
-def _claim() -> Job | None:
-    """Take the oldest queued job (one worker at a time may hold it)."""
+def _claim(lane: str | None = None) -> Job | None:
+    """Take the oldest queued job (of `lane`, when given; one worker may hold it)."""
     with write():
-        job = Job.select().where(Job.state == "queued").order_by(Job.id).first()
+        query = Job.select().where(Job.state == "queued")
+        if lane == "long":
+            query = query.where(Job.kind.in_(sorted(LONG_KINDS)))
+        elif lane == "short":
+            query = query.where(Job.kind.not_in(sorted(LONG_KINDS)))
+        job = query.order_by(Job.id).first()
         if job is None:
             return None
         Job.update(state="running", started_at=now(), attempts=Job.attempts + 1, message="").where(
@@ -160,9 +171,9 @@ def _claim() -> Job | None:
     return Job.get_by_id(job.id)
 
 
-def run_next(settings: Settings) -> Job | None:
-    """Run one queued job to its end; None when the queue is empty."""
-    job = _claim()
+def run_next(settings: Settings, lane: str | None = None) -> Job | None:
+    """Run one queued job (of `lane`) to its end; None when there is none."""
+    job = _claim(lane)
     if job is None:
         return None
     run = HANDLERS.get(job.kind)
@@ -229,15 +240,36 @@ def heartbeat(moment: dt.datetime | None = None) -> None:
 
 
 def work(settings: Settings, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
-    """The worker's loop: queue what is due, run what is queued, sleep when idle."""
+    """The worker's loop: queue what is due, run what is queued, sleep when idle.
+
+    Long jobs run in a thread of their own (`LONG_KINDS`); this one runs the rest.
+    """
     recover()
+    long_lane = threading.Thread(
+        target=_lane, args=(settings, stop, poll, "long"), name="jobs-long", daemon=True
+    )
+    long_lane.start()
     last_beat = -HEARTBEAT_SECONDS
+    try:
+        while not stop.is_set():
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                heartbeat()
+                last_beat = time.monotonic()
+            schedule_due()
+            if run_next(settings, "short") is None:
+                stop.wait(poll)
+    finally:
+        stop.set()
+        long_lane.join()
+
+
+def _lane(settings: Settings, stop: threading.Event, poll: float, lane: str) -> None:
     while not stop.is_set():
-        if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-            heartbeat()
-            last_beat = time.monotonic()
-        schedule_due()
-        if run_next(settings) is None:
+        try:
+            if run_next(settings, lane) is None:
+                stop.wait(poll)
+        except Exception:  # the lane must outlive a database hiccup; the job is recovered
+            log.exception("jobs lane %s", lane)
             stop.wait(poll)
 
 

@@ -161,3 +161,39 @@ def test_the_worker_loop_leaves_a_heartbeat_for_the_doctor(db, settings, kinds, 
     assert dt.datetime.now() - beat.last_run_at < dt.timedelta(minutes=1)
     jobs.heartbeat(beat.last_run_at + dt.timedelta(minutes=2))  # later beats update the row
     assert ScheduleRun.select().where(ScheduleRun.name == jobs.HEARTBEAT).count() == 1
+
+
+def test_a_long_job_does_not_hold_up_a_short_one(db, settings, kinds, monkeypatch):
+    """QA: a two-second report waited 8.7 minutes behind the year's archive."""
+    import threading
+
+    monkeypatch.setattr(jobs, "PERIODIC", [])
+    release, started = threading.Event(), threading.Event()
+
+    @jobs.handler("t.slow", long=True)
+    def slow(ctx):
+        started.set()
+        release.wait(10)
+
+    try:
+        with write():
+            slow_job = jobs.enqueue("t.slow")
+            quick_job = jobs.enqueue("t.ok", {"n": 1})
+        stop = threading.Event()
+        thread = threading.Thread(target=jobs.work, args=(settings, stop), kwargs={"poll": 0.01})
+        thread.start()
+        try:
+            assert started.wait(5)
+            deadline = dt.datetime.now() + dt.timedelta(seconds=5)
+            while dt.datetime.now() < deadline and Job.get_by_id(quick_job.id).state != "done":
+                stop.wait(0.02)
+            assert Job.get_by_id(quick_job.id).state == "done"
+            assert Job.get_by_id(slow_job.id).state == "running"  # still in hand
+        finally:
+            release.set()
+            stop.set()
+            thread.join(timeout=10)
+        assert Job.get_by_id(slow_job.id).state == "done"
+    finally:
+        jobs.HANDLERS.pop("t.slow", None)
+        jobs.LONG_KINDS.discard("t.slow")

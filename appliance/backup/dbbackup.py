@@ -449,7 +449,7 @@ def record_backup(result: BackupResult, user: User | None, ip: str = "") -> None
         rec.record("backup.create", after=after)
 
 
-@jobs.handler(JOB_KIND)
+@jobs.handler(JOB_KIND, long=True)
 def backup_job(ctx: jobs.JobContext) -> str | None:
     """«Сделать копию сейчас» and the nightly copy, in the worker."""
     try:

@@ -86,13 +86,13 @@ def _print(ctx: jobs.JobContext, kind: str) -> str:
     return str(path.relative_to(ctx.settings.data_dir))
 
 
-@jobs.handler(JOURNAL_JOB)
+@jobs.handler(JOURNAL_JOB, long=True)
 def print_journal(ctx: jobs.JobContext) -> str:
     """The class's printed journal for its year (PDF/A-3b with the data attached)."""
     return _print(ctx, JOURNAL_JOB)
 
 
-@jobs.handler(SUMMARY_JOB)
+@jobs.handler(SUMMARY_JOB, long=True)
 def print_summary(ctx: jobs.JobContext) -> str:
     """The class's сводная ведомость учёта успеваемости (PDF/A-3b with the data attached)."""
     return _print(ctx, SUMMARY_JOB)

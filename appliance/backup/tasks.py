@@ -20,7 +20,7 @@ def _medium(params: dict, *, create_label: bool = True) -> media.Medium:
     return media.open_medium(Path(params.get("media", "")), create_label=create_label)
 
 
-@jobs.handler(BUILD)
+@jobs.handler(BUILD, long=True)
 def build_job(ctx: jobs.JobContext) -> str | None:
     """Write the year's archive: params ``year_id`` and ``media`` (the medium's folder)."""
     params = ctx.params
@@ -38,7 +38,7 @@ def build_job(ctx: jobs.JobContext) -> str | None:
     return None
 
 
-@jobs.handler(VERIFY)
+@jobs.handler(VERIFY, long=True)
 def verify_job(ctx: jobs.JobContext) -> str | None:
     """Check the medium without the key (signatures, sizes, sums); fail naming every bad
     unit and every stray file — and when no unit of the register is found on it."""
