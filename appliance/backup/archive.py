@@ -55,6 +55,10 @@ class ArchiveError(ValueError):
     """The archive cannot be written, verified or opened (message in Russian)."""
 
 
+class WrongKey(ArchiveError):  # noqa: N818 — a reason told to the admin, not a bug
+    """The key given is not one the unit was encrypted to."""
+
+
 @contextmanager
 def _staging(settings: Settings) -> Iterator[Path]:
     """A temporary folder on the data disk, locked while in use, removed whatever happens."""
@@ -573,6 +577,7 @@ def verify(
     medium = _medium(medium_path, create_label=False)
     records = list(register_rows(medium.label).where(ArchiveRecord.status == "written"))
     report = VerifyReport(medium.label, identity is not None)
+    wrong_key = 0
     for done, record in enumerate(records):
         if progress:
             progress(done, len(records), f"Проверяю: {record.title}")
@@ -580,12 +585,22 @@ def verify(
             _check_unit(settings, medium, record, identity, public)
             check = UnitCheck(record, True, f"Единица «{record.title}»: в порядке.")
         except (ArchiveError, crypto.CryptoError) as exc:
+            wrong_key += isinstance(exc, WrongKey)
             check = UnitCheck(record, False, f"Единица «{record.title}»: {exc}")
         except OSError as exc:
             reason = crypto.os_reason(exc)
             check = UnitCheck(record, False, f"Единица «{record.title}» не прочитана: {reason}")
         report.checks.append(check)
-        _record_check(record, check, medium.label, identity is not None, user)
+    if records and wrong_key == len(records):
+        # Not the archive's fault: nothing goes into the register for a key that fits none.
+        first = Path(records[0].file_name).name
+        raise ArchiveError(
+            f"Ключ не подходит ни к одной единице на носителе (например, к {first}): возьмите "
+            "ключ с листа директора (или заместителя), которым шифровался архив. "
+            "В реестр ничего не записано."
+        )
+    for check in report.checks:
+        _record_check(check.record, check, medium.label, identity is not None, user)
     try:
         report.problems = _medium_problems(medium, records, public)
     except OSError as exc:
@@ -628,7 +643,8 @@ def _record_check(
 def _decrypt_failure(exc: BaseException, shown: str) -> ArchiveError:
     """A failed decryption in the words `crypto.decrypt_file` uses, naming the file."""
     if isinstance(exc, pyrage.DecryptError) and crypto.os_errno(exc) is None:
-        return ArchiveError(crypto._decrypt_message(Path(shown), str(exc)))
+        message = crypto._decrypt_message(Path(shown), str(exc))
+        return (WrongKey if "No matching keys" in str(exc) else ArchiveError)(message)
     if isinstance(exc, OSError | pyrage.DecryptError) and crypto.os_errno(exc) is None:
         return ArchiveError(  # the age crate reports a failed chunk as an I/O error
             f"Файл {shown} повреждён или обрезан: расшифровка остановилась "
