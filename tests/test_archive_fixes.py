@@ -425,7 +425,7 @@ def test_the_readme_commands_work_as_written(app, school, settings, tmp_path, sp
     work.mkdir()
     for name in media.part_names(record.file_name, record.parts):
         shutil.copy(stick / name, work)
-    shutil.copy(identity, work / "ключ.txt")
+    shutil.copy(identity, work / "key.txt")
     folder = archive.open_unit(
         settings,
         stick / media.part_names(record.file_name, record.parts)[0],

@@ -113,6 +113,11 @@ def test_a_user_sees_only_their_own_jobs_and_files(browser, school, settings, ki
     assert "Скачать файл" in browser.get(f"/jobs/{mine.id}").get_data(as_text=True)
     download = browser.get(f"/jobs/{mine.id}/file")
     assert download.status_code == 200 and download.data.decode() == "готово"
+    disposition = download.headers["Content-Disposition"]
+    assert f'filename="ezh-{mine.id}.txt"' in disposition  # not «-.txt» for plain clients
+    assert "filename*=UTF-8''%D0%B8%D1%82%D0%BE%D0%B3.txt" in disposition
+    page = browser.get(f"/jobs/{mine.id}").get_data(as_text=True)
+    assert "Готово: почти." in page  # the job's last word, once, with one full stop
     download.close()
     assert browser.get(f"/jobs/{theirs.id}").status_code == 404
     assert browser.get(f"/jobs/{theirs.id}/file").status_code == 404

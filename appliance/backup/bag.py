@@ -395,7 +395,7 @@ def readme_text(spec: UnitSpec, public_key: str, unit_file: str, folder_name: st
      pipx install bagit          (программа bagit.py; в Debian нет пакета python3-bagit)
 
 Положите в одну папку файл единицы {unit_file} (или все его части .001, .002 …)
-и файл ключ.txt — секретный ключ age с листа ключа из сейфа директора
+и файл key.txt — секретный ключ age с листа ключа из сейфа директора
 (строка AGE-SECRET-KEY-1…). Откройте в этой папке терминал и выполните по порядку
 (знак $ не набирается):
 
@@ -403,7 +403,7 @@ def readme_text(spec: UnitSpec, public_key: str, unit_file: str, folder_name: st
    команда ничего не делает):
 {run}[ -f {unit_file} ] || cat {unit_file}.[0-9][0-9][0-9] > {unit_file}
 2. Расшифровать и распаковать:
-{run}age -d -i ключ.txt {unit_file} > {tar_file}
+{run}age -d -i key.txt {unit_file} > {tar_file}
 {run}tar xf {tar_file}
 {run}cd {folder_name}
 3. Проверить подпись ЭЖ-box на описи пакета:

@@ -82,7 +82,7 @@ def _print(ctx: jobs.JobContext, kind: str) -> str:
     except (BrokenProcessPool, RenderInterrupted) as exc:
         log.warning("print job %s: the rendering child failed: %r", ctx.job.id, exc)
         raise jobs.JobError(CRASHED) from exc
-    ctx.progress(1, 1, f"готово: листов — {pages}")
+    ctx.progress(1, 1, f"листов — {pages}")
     return str(path.relative_to(ctx.settings.data_dir))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 from flask import (
     Blueprint,
     abort,
@@ -47,4 +49,12 @@ def file(job_id: int):
         return redirect(url_for("jobs.show", job_id=job.id))
     if data_dir / "jobs" not in path.parents:  # a result is always under data/jobs/<id>/
         abort(404)
-    return send_file(path, as_attachment=True, download_name=path.name)
+    response = send_file(path, as_attachment=True, download_name=path.name)
+    if not path.name.isascii():
+        # The browser takes the Russian name (filename*); older clients and `curl -OJ`
+        # take the plain one, which would otherwise come out as «-.xlsx».
+        quoted = urllib.parse.quote(path.name)
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=\"ezh-{job.id}{path.suffix}\"; filename*=UTF-8''{quoted}"
+        )
+    return response
