@@ -30,7 +30,10 @@ PRAGMAS = {
     "synchronous": "full",
     "foreign_keys": 1,
     "busy_timeout": 10_000,
-    "cache_size": -16_000,  # 16 MB
+    # Per connection, and there is one per server thread (8) and per worker thread: 16 MB
+    # each came to 125 MiB in the web process alone (bench/footprint.py). The OS page cache
+    # holds the file for all of them, so a small cache costs no measurable speed.
+    "cache_size": -2_000,  # 2 MB
 }
 
 # Never copied into the audit or the outbox.

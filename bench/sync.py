@@ -23,7 +23,7 @@ backlog from copies of the same box and reports the peak RSS of the push (the ke
 high-water mark, reset once the imports are done; `ru_maxrss` beside it, and the
 growth of Python's allocated blocks over the push, sampled after every batch — the
 RSS also holds SQLite's page cache, which grows with the database file up to its
-16 MB `cache_size`):
+2 MB `cache_size`):
 `peak_rss_mb_1k` and `peak_rss_mb_10k` must stay about equal (the worker holds one
 batch, not the backlog).
 

@@ -10,7 +10,7 @@ The journal's data is what the printed journal shows: lessons of the same span (
 year up to the print date while the year runs) and only the marks and attendance of
 a student on a day they were in the group (the grid's rule: other days are crossed
 out on paper). A CSV cell that a spreadsheet would run as a formula is written with
-a leading «'» (`reports.export.FORMULA_START`); the JSON keeps the text as it is.
+a leading «'» (`reports.table.FORMULA_START`); the JSON keeps the text as it is.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ..models import (
     Term,
     WorkType,
 )
-from ..reports.export import FORMULA_START
+from ..reports.table import FORMULA_START
 from .print_data import class_groups, group_title, printed_until
 
 KINDS = ("journal", "summary")

@@ -17,14 +17,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from .table import ReportDocument, Table, text
+from .table import FORMULA_START, ReportDocument, Table, text
 
 PRINT_TEMPLATE = "reports/print.html"
 MAX_PRINT_COLUMNS = 34  # more and a landscape A4 page cannot hold a column of marks
 SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-# Text a spreadsheet would run as a formula (CSV/formula injection): a last name
-# «=HYPERLINK(…)» typed into the box must stay text in the director's Excel.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int, int], None]  # (tables done, tables in all)
 

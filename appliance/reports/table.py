@@ -12,6 +12,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+# Text a spreadsheet would run as a formula (CSV/formula injection): a last name
+# «=HYPERLINK(…)» typed into the box must stay text in the director's Excel. Here, not in
+# `export`, so that CSV writers need not load openpyxl.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 Cell = str | int | float | Decimal | None
 
 

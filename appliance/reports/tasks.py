@@ -8,7 +8,7 @@ file under the job's folder and reports progress for the page that polls it.
 from __future__ import annotations
 
 from .. import jobs
-from . import catalog, export
+from . import catalog
 
 KIND = "reports.export"
 FORMATS = {"xlsx": "XLSX", "pdf": "PDF"}
@@ -40,6 +40,8 @@ def export_report(ctx: jobs.JobContext) -> str:
         doc = catalog.document(report, params.get("filters") or {})
     except catalog.ReportError as exc:
         raise jobs.JobError(str(exc)) from None
+    from . import export  # openpyxl and WeasyPrint load in the worker, not the web server
+
     steps = len(doc.tables) + 1
     ctx.progress(1, steps, f"готовлю файл {FORMATS[fmt]}")
     path = ctx.output_path(file_name(report, fmt))
