@@ -24,14 +24,26 @@ def _open(data: str, **overrides):
     return settings, db
 
 
-def _serve(settings, host: str, port: int, threads: int) -> None:
+def _serve(settings, host: str, port: int, threads: int, trusted_proxy: str = "") -> None:
     from waitress import serve
 
     from .web import create_app
 
     app = create_app(settings)
     click.echo(f"ЭЖ-box {__version__}: http://{host}:{port}/  (остановить: Ctrl+C)")
-    serve(app, host=host, port=port, threads=threads, ident="ezh")
+    # Behind the HTTPS proxy (docs/tls.md) the client's address comes in X-Forwarded-For;
+    # it is believed only from that proxy, so the audit and the login lockout see the
+    # teacher's computer, not 127.0.0.1.
+    proxy = (
+        {
+            "trusted_proxy": trusted_proxy,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+            "clear_untrusted_proxy_headers": True,
+        }
+        if trusted_proxy
+        else {}
+    )
+    serve(app, host=host, port=port, threads=threads, ident="ezh", **proxy)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -233,11 +245,16 @@ def init(data: str, school_name: str) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True, help="Адрес, на котором слушать.")
 @click.option("--port", default=8080, show_default=True, help="Порт.")
 @click.option("--threads", default=8, show_default=True, help="Потоков веб-сервера.")
-def serve(data: str, host: str, port: int, threads: int) -> None:
+@click.option(
+    "--trusted-proxy",
+    default="",
+    help="Адрес прокси HTTPS (nginx), которому верить X-Forwarded-For (например, 127.0.0.1).",
+)
+def serve(data: str, host: str, port: int, threads: int, trusted_proxy: str) -> None:
     """Запустить веб-сервер школы (waitress)."""
     settings, db = _open(data)
     db.close()
-    _serve(settings, host, port, threads)
+    _serve(settings, host, port, threads, trusted_proxy)
 
 
 @main.command()

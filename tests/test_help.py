@@ -99,7 +99,7 @@ def test_help_without_contacts_says_where_to_ask(browser, school):
 def test_help_tells_the_address_of_the_box(browser, school):
     page = open_help(browser, school, "teacher")
     assert "http://localhost/" in page  # the address the reader came by
-    assert "http://ezh.local:8080/" in page
+    assert "http://ezh.local/" in page
 
 
 def test_help_needs_login(browser, school):

@@ -16,7 +16,7 @@ from .guard import may_open, requires
 bp = Blueprint("help", __name__, url_prefix="/help")
 
 # The box announces itself over mDNS (deploy/raspi): its usual name on the school LAN.
-NAME_EXAMPLE = "http://ezh.local:8080/"
+NAME_EXAMPLE = "http://ezh.local/"
 
 
 def page_link(endpoint: str, **values) -> str | None:

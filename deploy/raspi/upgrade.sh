@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Update an installed ЭЖ-box to the version in this checkout:
+#
+#     cd /путь/к/новой/версии && sudo deploy/raspi/upgrade.sh
+#
+# 1. builds the new version in a new virtualenv while the old one keeps serving;
+# 2. stops the services, backs the database up (`ezh backup` when the archive keys
+#    exist, and always a plain sqlite copy the rollback uses);
+# 3. switches /opt/ezh to the new virtualenv, runs `ezh migrate`, starts the services
+#    and waits for /healthz;
+# 4. on any failure in 3: puts the old virtualenv and the database copy back and starts
+#    the old version again.
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SRC="$(cd "$HERE/../.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$HERE/common.sh"
+
+need_root
+[[ -f "$SRC/pyproject.toml" ]] || die "нет $SRC/pyproject.toml: запускайте скрипт из папки новой версии"
+[[ -L $VENV || -d $VENV ]] || die "ЭЖ-box не установлен ($VENV нет): сначала deploy/raspi/install.sh"
+
+OLD_TARGET=""
+NEW_TARGET=""
+DB_COPY=""
+SWITCHED=no
+
+# A virtualenv made by the first install.sh lived in /opt/ezh itself: move it among the
+# others so the link can take its place (its scripts then fail, which a rollback undoes
+# by moving it back).
+LEGACY=""
+if [[ -d $VENV && ! -L $VENV ]]; then
+    LEGACY="$VENVS/legacy-$(date +%Y%m%d-%H%M%S)"
+fi
+
+rollback() {
+    trap - ERR
+    [[ -z ${ROLLING_BACK:-} ]] || return 0
+    ROLLING_BACK=1
+    warn "обновление не удалось, возвращаю прежнюю версию"
+    sctl stop "${UNITS[@]}" || true
+    if [[ $SWITCHED == yes ]]; then
+        if [[ -n $LEGACY ]]; then
+            rm -f "$VENV"
+            mv -T "$LEGACY" "$VENV"
+        else
+            switch_venv "$OLD_TARGET"
+        fi
+        note "программа: снова $OLD_TARGET"
+    fi
+    rm -rf "$NEW_TARGET"
+    if [[ -n $DB_COPY && -f $DB_COPY ]]; then
+        rm -f "$DB-wal" "$DB-shm"
+        install -o "$APP_USER" -g "$APP_USER" -m 0640 "$DB_COPY" "$DB"
+        note "база: возвращена копия $DB_COPY"
+    fi
+    sctl start "${UNITS[@]}" || true
+    if systemd_running && ! wait_healthy 60; then
+        die "и прежняя версия не отвечает: journalctl -u ezh-web -n 50; база сохранена в $DB_COPY"
+    fi
+    die "обновление отменено, работает прежняя версия; причина — в выводе выше"
+}
+
+started=$SECONDS
+OLD_TARGET=$(readlink -f "$VENV")
+say "Новая версия: окружение Python (скачивание с PyPI, несколько минут; служба пока работает)"
+NEW_TARGET=$(build_venv "$SRC") || die "не удалось установить новую версию (pip); ничего не изменено"
+note "собрано: $NEW_TARGET ($("$NEW_TARGET/bin/ezh" --version))"
+
+# From here on any failure puts the old version back (and starts it again).
+trap rollback ERR
+say "Остановка служб и резервная копия базы"
+sctl stop "${UNITS[@]}"
+if [[ -f $DB ]]; then
+    if [[ -d $DATA_DIR/keys ]]; then
+        # The encrypted backup (on the box and, when plugged in, on the stick).
+        if ! as_app env EZH_MEDIA="$MEDIA" "$OLD_TARGET/bin/ezh" backup --data "$DATA_DIR"; then
+            warn "ezh backup не сработал; продолжаю с простой копией базы"
+        fi
+    else
+        note "ключей архива нет: только простая копия базы (ключи: sudo ezh keys --help)"
+    fi
+    copy="$BACKUPS/before-upgrade-$(date +%Y%m%d-%H%M%S).sqlite3"
+    copy_database "$copy"
+    DB_COPY=$copy # only a finished copy is ever put back
+    note "копия базы: $DB_COPY"
+    # Keep the three newest plain copies.
+    find "$BACKUPS" -maxdepth 1 -name 'before-upgrade-*.sqlite3' -printf '%T@ %p\n' |
+        sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -f --
+fi
+
+say "Переключение на новую версию и миграция базы"
+if [[ -n $LEGACY ]]; then
+    install -d -m 0755 "$VENVS"
+    mv -T "$VENV" "$LEGACY"
+    OLD_TARGET=$LEGACY
+fi
+SWITCHED=yes
+switch_venv "$NEW_TARGET"
+if [[ -f $DB ]]; then
+    as_app "$VENV/bin/ezh" migrate --data "$DATA_DIR"
+fi
+# For test-in-chroot.sh: a failure after the switch, to prove the rollback.
+if [[ ${EZH_TEST_BREAK_UPGRADE:-0} == 1 ]]; then
+    warn "EZH_TEST_BREAK_UPGRADE=1: обновление намеренно прерывается (проверка отката)"
+    false
+fi
+sctl start "${UNITS[@]}"
+if systemd_running; then
+    say "Проверка: ответ $HEALTH_URL"
+    wait_healthy 60 || {
+        journalctl -u ezh-web -n 30 --no-pager || true
+        false
+    }
+fi
+trap - ERR
+
+prune_venvs "$OLD_TARGET"
+install -m 0755 "$HERE/uninstall.sh" "$TOOLS/uninstall.sh"
+install -m 0644 "$HERE/common.sh" "$TOOLS/common.sh"
+say "Обновлено до $("$VENV/bin/ezh" --version) за $((SECONDS - started)) с"
+note "прежняя версия сохранена в $OLD_TARGET (для отката вручную)"

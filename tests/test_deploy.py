@@ -1,0 +1,195 @@
+"""The Raspberry Pi / Debian 12 install (deploy/raspi).
+
+Always on (fast): shellcheck on every script, `systemd-analyze verify` of the units with
+their program paths faked, and the lines that make the services restart for ever, stay
+hardened and reach the data and the archive stick. Marked ``deploy`` (slow, root,
+network: EZH_DEPLOY_TEST=1): the real install in a throw-away Debian root
+(deploy/raspi/test-in-chroot.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RASPI = ROOT / "deploy" / "raspi"
+SCRIPTS = sorted(RASPI.glob("*.sh"))
+SERVICES = ("ezh-web.service", "ezh-worker.service")
+UNITS = (*SERVICES, "ezh-watchdog.service", "ezh-watchdog.timer", "ezh-archive-mount.service")
+deploy = pytest.mark.deploy  # registered in pyproject.toml
+
+HARDENING = (
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "PrivateTmp=yes",
+    "ProtectHome=yes",
+    "PrivateDevices=yes",
+    "RestrictSUIDSGID=yes",
+)
+
+
+def unit_lines(name: str) -> list[str]:
+    """The unit's settings, comments dropped (a commented-out line must not count)."""
+    text = (RASPI / name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()[:1] not in ("", "#", ";")]
+
+
+def setting(name: str, key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in unit_lines(name) if line.startswith(f"{key}=")]
+
+
+def test_every_file_install_sh_copies_exists():
+    text = (RASPI / "install.sh").read_text(encoding="utf-8")
+    named = set(re.findall(r'"\$HERE/([\w.-]+)"', text))
+    assert {"ezh-web.service", "watchdog.sh", "ezh-wrapper.sh"} <= named
+    for name in named:
+        assert (RASPI / name).is_file(), name
+
+
+def test_scripts_are_executable_and_strict():
+    for script in SCRIPTS:
+        text = script.read_text(encoding="utf-8")
+        if script.name == "common.sh":  # sourced, never run
+            continue
+        assert os.access(script, os.X_OK), script.name
+        if text.startswith("#!/bin/sh"):  # the three-line POSIX wrapper: nothing to fail
+            continue
+        assert re.search(r"^set -E?euo pipefail$", text, re.M), script.name
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck не установлен")
+def test_shellcheck_clean():
+    scripts = [str(p) for p in SCRIPTS]
+    result = subprocess.run(
+        ["shellcheck", "-x", *scripts], cwd=RASPI, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_restarts_for_ever(name):
+    assert setting(name, "Restart") == ["always"]
+    assert setting(name, "StartLimitIntervalSec") == ["0"]
+    assert setting(name, "User") == ["ezh"]
+    assert "multi-user.target" in setting(name, "WantedBy")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_is_hardened_and_reaches_data_and_stick(name):
+    lines = unit_lines(name)
+    for line in HARDENING:
+        assert line in lines, line
+    writable = " ".join(setting(name, "ReadWritePaths")).split()
+    assert "/var/lib/ezh" in writable
+    assert "-/media/ezh-archive" in writable  # "-": the stick may be out
+    assert "EZH_MEDIA=/media/ezh-archive" in setting(name, "Environment")
+
+
+def test_only_the_web_server_may_bind_port_80():
+    assert "--port 80" in setting("ezh-web.service", "ExecStart")[0]
+    assert setting("ezh-web.service", "AmbientCapabilities") == ["CAP_NET_BIND_SERVICE"]
+    assert setting("ezh-web.service", "CapabilityBoundingSet") == ["CAP_NET_BIND_SERVICE"]
+    assert setting("ezh-worker.service", "CapabilityBoundingSet") == [""]
+    assert not setting("ezh-worker.service", "AmbientCapabilities")
+
+
+def test_avahi_announces_the_port_the_server_listens_on():
+    text = (RASPI / "ezh.avahi.service").read_text(encoding="utf-8")
+    assert "<port>80</port>" in text
+    assert "<type>_http._tcp</type>" in text
+
+
+def test_journal_is_limited():
+    text = (RASPI / "journald-ezh.conf").read_text(encoding="utf-8")
+    assert re.search(r"^SystemMaxUse=\d+M$", text, re.M)
+
+
+def test_stick_is_mounted_by_its_label():
+    unit = "ezh-archive-mount.service"
+    device = r"dev-disk-by\x2dlabel-EZH\x2dARCHIVE.device"
+    assert setting(unit, "WantedBy") == [device]
+    assert setting(unit, "BindsTo") == [device]
+    script = (RASPI / "archive-mount.sh").read_text(encoding="utf-8")
+    assert "EZH-ARCHIVE" in script and "/media/ezh-archive" in script
+
+
+def fake_unit_dir(tmp_path: Path) -> Path:
+    """The units with their programs replaced by /bin/true (not installed here)."""
+    for name in UNITS:
+        text = (RASPI / name).read_text(encoding="utf-8")
+        text = text.replace("/opt/ezh/bin/ezh", "/bin/true")
+        text = re.sub(r"/usr/local/lib/ezh/[\w-]+\.sh", "/bin/true", text)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="нет systemd-analyze")
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    folder = fake_unit_dir(tmp_path)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *(f"./{name}" for name in UNITS)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "notice"},
+    )
+    # verify exits 0 on an unknown key or a bad value, only saying so: both must be empty.
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "", result.stderr
+
+
+def test_readme_gives_the_address_the_units_serve():
+    readme = (RASPI / "README.md").read_text(encoding="utf-8")
+    assert "http://ezh.local/" in readme
+    assert "ezh.local:8080" not in readme
+    for words in ("EZH-ARCHIVE", "upgrade.sh", "uninstall.sh", "ezh doctor", "journalctl"):
+        assert words in readme, words
+
+
+def deploy_test_possible() -> str:
+    """Why the real install cannot run here ("" when it can)."""
+    if os.environ.get("EZH_DEPLOY_TEST") != "1":
+        return "EZH_DEPLOY_TEST=1 не задан"
+    if os.geteuid() != 0:
+        return "нужен root"
+    if shutil.which("debootstrap") is None:
+        return "нет debootstrap"
+    return ""
+
+
+def run_deploy_script(script: str, root: Path, log: Path) -> str:
+    """Run a deploy/raspi test script; its whole output goes to ``log``."""
+    result = subprocess.run(
+        [str(RASPI / script), str(root)], capture_output=True, text=True, timeout=3600
+    )
+    log.write_text(result.stdout + result.stderr, encoding="utf-8")
+    assert result.returncode == 0, f"см. {log}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith('{"ok": true'), last
+    return last
+
+
+@deploy
+@pytest.mark.skipif(bool(deploy_test_possible()), reason=deploy_test_possible() or "-")
+def test_install_in_a_debian_root(tmp_path):
+    """install.sh in a fresh bookworm root: units verify, the installed ezh serves (also
+    over HTTPS through nginx), a second install upgrades, a failed upgrade rolls back,
+    uninstall keeps the data (minutes; needs Debian's mirror and PyPI)."""
+    root = Path(os.environ.get("EZH_DEPLOY_ROOT", "/tmp/ezh-deb-root"))
+    run_deploy_script("test-in-chroot.sh", root, tmp_path / "test-in-chroot.log")
+
+
+@deploy
+@pytest.mark.skipif(bool(deploy_test_possible()), reason=deploy_test_possible() or "-")
+@pytest.mark.skipif(shutil.which("systemd-nspawn") is None, reason="нет systemd-nspawn")
+def test_installed_box_boots_and_heals(tmp_path):
+    """The installed root booted with systemd as PID 1: the hardened units serve on port
+    80, a SIGKILLed server is back by itself, upgrade and rollback with live services."""
+    root = Path(os.environ.get("EZH_BOOT_ROOT", "/tmp/ezh-boot-root"))
+    run_deploy_script("test-boot.sh", root, tmp_path / "test-boot.log")
