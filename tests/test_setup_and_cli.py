@@ -149,3 +149,22 @@ def test_healthz_reports_database_schema_disk_and_outbox(client, school):
     assert report["app_version"]
     assert report["free_disk_mb"] > 0
     assert "oldest_unsent_outbox" in report
+
+
+def test_serve_believes_forwarded_addresses_only_from_the_named_proxy(
+    tmp_path, runner, monkeypatch
+):
+    """Behind nginx (docs/tls.md) the audit must see the device, not 127.0.0.1."""
+    import waitress
+
+    calls = []
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
+    data = str(tmp_path / "p")
+    runner.invoke(main, ["init", "--data", data])
+    plain = runner.invoke(main, ["serve", "--data", data])
+    behind = runner.invoke(main, ["serve", "--data", data, "--trusted-proxy", "127.0.0.1"])
+    assert plain.exit_code == behind.exit_code == 0, plain.output + behind.output
+    assert "trusted_proxy" not in calls[0]
+    assert calls[1]["trusted_proxy"] == "127.0.0.1"
+    assert "x-forwarded-for" in calls[1]["trusted_proxy_headers"]
+    assert calls[1]["clear_untrusted_proxy_headers"] is True
