@@ -49,12 +49,12 @@ def _check_sheet_folder(path: Path) -> None:
     if not folder.is_dir():
         raise click.ClickException(
             f"Папки {folder} нет: укажите в --sheet существующую папку, например "
-            "--sheet /tmp/ezh-key-director.pdf"
+            "--sheet /dev/shm/ezh-key-director.pdf"
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise click.ClickException(
             f"В папку {folder} нельзя записать лист ключа (нет прав у пользователя ЭЖ-box): "
-            "укажите другую, например --sheet /tmp/ezh-key-director.pdf"
+            "укажите другую, например --sheet /dev/shm/ezh-key-director.pdf"
         )
 
 

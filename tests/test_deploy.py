@@ -21,7 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RASPI = ROOT / "deploy" / "raspi"
 SCRIPTS = sorted(RASPI.glob("*.sh"))
 SERVICES = ("ezh-web.service", "ezh-worker.service")
-UNITS = (*SERVICES, "ezh-watchdog.service", "ezh-watchdog.timer", "ezh-archive-mount.service")
+UNITS = (
+    *SERVICES,
+    "ezh-watchdog.service",
+    "ezh-watchdog.timer",
+    "ezh-archive-mount.service",
+    "ezh-tls-renew.service",
+    "ezh-tls-renew.timer",
+)
 deploy = pytest.mark.deploy  # registered in pyproject.toml
 
 HARDENING = (
@@ -44,12 +51,161 @@ def setting(name: str, key: str) -> list[str]:
     return [line.split("=", 1)[1] for line in unit_lines(name) if line.startswith(f"{key}=")]
 
 
+def system_files() -> dict[str, str]:
+    """common.sh's SYSTEM_FILES: source name → installed path (install.sh and upgrade.sh)."""
+    text = (RASPI / "common.sh").read_text(encoding="utf-8")
+    block = text.split("SYSTEM_FILES=(", 1)[1].split(")", 1)[0]
+    rows = [line.strip().strip('"').split() for line in block.splitlines() if '"' in line]
+    return {name: target for name, _mode, target in rows}
+
+
 def test_every_file_install_sh_copies_exists():
     text = (RASPI / "install.sh").read_text(encoding="utf-8")
-    named = set(re.findall(r'"\$HERE/([\w.-]+)"', text))
-    assert {"ezh-web.service", "watchdog.sh", "ezh-wrapper.sh"} <= named
+    named = set(re.findall(r'"\$HERE/([\w.-]+)"', text)) | set(system_files())
+    assert {"ezh-web.service", "watchdog.sh", "ezh-wrapper.sh", "make-cert.sh"} <= named
     for name in named:
         assert (RASPI / name).is_file(), name
+
+
+def test_upgrade_refreshes_the_same_system_files_and_restores_them():
+    files = system_files()
+    assert files["tls-setup.sh"] == "/usr/local/lib/ezh/tls-setup.sh"  # offline renewal
+    assert files["ezh-worker.service"] == "/etc/systemd/system/ezh-worker.service"
+    assert set(UNITS) <= set(files)
+    upgrade = (RASPI / "upgrade.sh").read_text(encoding="utf-8")
+    assert 'install_system_files "$HERE" "$SYSTEM_SAVED"' in upgrade
+    assert 'restore_system_files "$SYSTEM_SAVED"' in upgrade
+    assert 'install_system_files "$HERE"' in (RASPI / "install.sh").read_text(encoding="utf-8")
+
+
+def test_an_interrupted_upgrade_rolls_back_and_keeps_what_was_written():
+    upgrade = (RASPI / "upgrade.sh").read_text(encoding="utf-8")
+    assert re.search(r"^trap .*rollback' INT TERM HUP$", upgrade, re.M)
+    assert "flock -n 9" in upgrade  # the watchdog sees the upgrade at work
+    assert "failed-upgrade-" in upgrade and "отложены в" in upgrade
+    # the worker only after the web server answers
+    body = upgrade.split("start_services() {", 1)[1].split("\n}\n", 1)[0]
+    assert body.index("ezh-web.service") < body.index("wait_healthy") < body.index("ezh-worker")
+    assert "wait_for_jobs" in upgrade.split("sctl stop", 1)[0]
+
+
+def test_the_watchdog_respects_the_upgrade_lock_and_stuck_jobs():
+    text = (RASPI / "watchdog.sh").read_text(encoding="utf-8")
+    assert "/run/ezh-upgrade.lock" in text and 'flock -n "$UPGRADE_LOCK"' in text
+    assert "JOB_STUCK_MINUTES=${EZH_WATCHDOG_JOB_STUCK_MIN:-180}" in text
+    assert "STOPPED_SECONDS=${EZH_WATCHDOG_STOPPED:-300}" in text  # a hand stop is respected
+    common = (RASPI / "common.sh").read_text(encoding="utf-8")
+    assert "UPGRADE_LOCK=/run/ezh-upgrade.lock" in common
+
+
+def test_install_sets_the_school_zone_and_keeps_the_name_on_a_rerun():
+    text = (RASPI / "install.sh").read_text(encoding="utf-8")
+    assert "--timezone" in text and "zone=Europe/Samara" in text
+    assert "timedatectl set-timezone" in text and "systemd-timesyncd" in text
+    assert "INSTALL_CONF" in text and "HOSTNAME_GIVEN == no" in text
+    assert "systemctl restart avahi-daemon.service" in text
+    assert "dosfstools" in text
+
+
+def test_the_stick_mount_knows_its_file_systems():
+    text = (RASPI / "archive-mount.sh").read_text(encoding="utf-8")
+    assert "fstype=ntfs3" in text
+    assert "ext2 | ext3 | ext4)" in text
+    assert re.search(r"^\s+\*\)\n.*не подходит", text, re.M)
+
+
+def test_the_wrapper_gives_ezh_its_own_home():
+    text = (RASPI / "ezh-wrapper.sh").read_text(encoding="utf-8")
+    assert "HOME=/var/lib/ezh" in text and 'HOME="$HOME"' in text
+
+
+@pytest.mark.parametrize(
+    ("name", "high", "top"),
+    [
+        ("ezh-web.service", "250M", "400M"),
+        ("ezh-worker.service", "400M", "700M"),
+    ],
+)
+def test_memory_is_capped_for_a_2_gb_pi(name, high, top):
+    assert setting(name, "MemoryHigh") == [high]
+    assert setting(name, "MemoryMax") == [top]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="нет openssl")
+def test_the_box_ca_signs_only_for_the_school_network(tmp_path):
+    env = {**os.environ, "EZH_TLS_NAME": "ezh", "EZH_TLS_IPS": "192.168.1.5 8.8.8.8"}
+    subprocess.run(
+        [str(RASPI / "make-cert.sh"), str(tmp_path)], env=env, check=True, capture_output=True
+    )
+    ca = subprocess.run(
+        ["openssl", "x509", "-in", str(tmp_path / "ca.crt"), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Name Constraints: critical" in ca and "DNS:local" in ca
+    san = subprocess.run(
+        ["openssl", "x509", "-in", str(tmp_path / "ezh.crt"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "192.168.1.5" in san and "8.8.8.8" not in san
+    verify = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), str(tmp_path / "ezh.crt")],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # a certificate the CA signs for another site does not verify
+    other = tmp_path / "other"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{other}.key",
+            "-out",
+            f"{other}.csr",
+            "-subj",
+            "/CN=mail.ru",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (tmp_path / "other.ext").write_text("subjectAltName=DNS:mail.ru\n", encoding="utf-8")
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            f"{other}.csr",
+            "-CA",
+            str(tmp_path / "ca.crt"),
+            "-CAkey",
+            str(tmp_path / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "10",
+            "-extfile",
+            str(tmp_path / "other.ext"),
+            "-out",
+            f"{other}.crt",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    bad = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), f"{other}.crt"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "permitted subtree violation" in bad.stdout + bad.stderr
 
 
 def test_scripts_are_executable_and_strict():

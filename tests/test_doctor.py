@@ -53,8 +53,12 @@ def worker_ran(moment: dt.datetime) -> None:
 
 
 @pytest.fixture
-def healthy(settings, school, stick):
-    """Everything a working box has: tight rights, keys, a fresh backup, a live worker."""
+def healthy(settings, school, stick, monkeypatch, tmp_path):
+    """Everything a working box has: tight rights, keys, a fresh backup, a live worker,
+    network time, the school's time zone, no HTTPS."""
+    monkeypatch.setattr(box, "ntp_synchronized", lambda: True)
+    monkeypatch.setattr(box, "system_zone", lambda: "Europe/Samara")
+    monkeypatch.setattr(box, "TLS_CERT", tmp_path / "no-tls" / "ezh.crt")
     os.chmod(settings.data_dir, 0o750)
     keys.init_keys(settings)
     backup_file(settings, now() - dt.timedelta(hours=3))
@@ -298,6 +302,110 @@ def test_no_probe_without_sync_or_when_told_not_to(healthy, monkeypatch):
     assert one(healthy, "clock", probe_upstream=False).status == "ok"
 
 
+def test_a_clock_without_network_time_warns(healthy, monkeypatch):
+    monkeypatch.setattr(box, "ntp_synchronized", lambda: False)
+    check = one(healthy, "clock")
+    assert check.status == "warn" and "NTP" in check.message and "timesyncd" in check.message
+
+
+def test_no_timedatectl_says_nothing(healthy, monkeypatch):
+    monkeypatch.setattr(box, "ntp_synchronized", lambda: None)
+    assert one(healthy, "clock").status == "ok"
+
+
+def test_ntp_state_is_read_from_timedatectl(monkeypatch):
+    import subprocess
+
+    def run(args, **kwargs):
+        assert args == ["timedatectl", "show", "-p", "NTPSynchronized", "--value"]
+        return subprocess.CompletedProcess(args, 0, stdout="no\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    assert box.ntp_synchronized() is False
+
+    def missing(args, **kwargs):
+        raise FileNotFoundError("timedatectl")
+
+    monkeypatch.setattr(subprocess, "run", missing)
+    assert box.ntp_synchronized() is None
+
+
+@pytest.mark.parametrize("zone", ["Etc/UTC", "UTC"])
+def test_a_utc_box_warns_with_the_school_zone(healthy, monkeypatch, zone):
+    monkeypatch.setattr(box, "system_zone", lambda: zone)
+    check = one(healthy, "clock")
+    assert check.status == "warn"
+    assert "sudo timedatectl set-timezone Europe/Samara" in check.message
+
+
+def test_a_zone_other_than_the_school_s_warns(healthy, monkeypatch):
+    monkeypatch.setattr(box, "system_zone", lambda: "Europe/Moscow")
+    check = one(healthy, "clock")
+    assert check.status == "warn" and "Europe/Moscow" in check.message
+    assert "Europe/Samara" in check.message
+
+
+def test_the_system_zone_is_read_from_localtime(tmp_path, monkeypatch):
+    link = tmp_path / "localtime"
+    link.symlink_to("/usr/share/zoneinfo/Europe/Samara")
+    monkeypatch.setattr(box, "LOCALTIME", link)
+    assert box.system_zone() == "Europe/Samara"
+    monkeypatch.setattr(box, "LOCALTIME", tmp_path / "none")
+    assert box.system_zone() == ""
+
+
+# --- HTTPS certificate ------------------------------------------------------------------
+
+
+def make_cert(path: Path, days: int) -> Path:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ezh.local")])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days + 30, hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_no_tls_no_tls_row(healthy):
+    assert "tls" not in by_code(doctor.run_checks(healthy))
+
+
+@pytest.mark.parametrize(("days", "status"), [(400, "ok"), (20, "warn"), (-2, "fail")])
+def test_the_certificate_s_days_left(healthy, monkeypatch, tmp_path, days, status):
+    monkeypatch.setattr(box, "TLS_CERT", make_cert(tmp_path / "tls" / "ezh.crt", days))
+    check = one(healthy, "tls")
+    assert check.status == status
+    if status != "ok":
+        assert "sudo /usr/local/lib/ezh/tls-setup.sh" in check.message
+
+
+def test_an_unreadable_certificate_is_said_not_crashed(healthy, monkeypatch, tmp_path):
+    cert = make_cert(tmp_path / "tls" / "ezh.crt", 400)
+    monkeypatch.setattr(box, "TLS_CERT", cert)
+
+    def closed(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(box, "tls_days_left", closed)
+    check = one(healthy, "tls")
+    assert check.status == "warn" and f"sudo chmod 755 {cert.parent}" in check.message
+
+
 def test_the_upstream_time_is_read_from_its_date_header(monkeypatch):
     from appliance.sync.netschool import Response, UrllibTransport
 
@@ -336,6 +444,16 @@ def test_a_stick_not_plugged_in_warns(healthy, stick):
     assert check.status == "warn" and "не вставлена" in check.message
 
 
+def test_an_empty_mount_folder_means_the_stick_is_out(healthy, monkeypatch):
+    # install.sh's /media/ezh-archive with nothing mounted on it
+    monkeypatch.setattr(services, "_separate_medium", REAL_SEPARATE_MEDIUM)
+    folder = healthy.data_dir.parent / "ezh-archive"
+    folder.mkdir()
+    monkeypatch.setenv("EZH_MEDIA", str(folder))
+    check = one(healthy, "media")
+    assert check.status == "warn" and check.message.startswith("Флешка не вставлена")
+
+
 def test_a_folder_on_the_box_is_not_a_stick(healthy, monkeypatch):
     # the real device comparison: the test's folders share the box's disk
     monkeypatch.setattr(services, "_separate_medium", REAL_SEPARATE_MEDIUM)
@@ -364,6 +482,46 @@ def test_missing_keys_fail(settings, school, stick):
     check = one(settings, "keys")
     assert check.status == "fail"
     assert "Ключи архива не созданы" in check.message and "sudo ezh keys init" in check.message
+    # the sheet goes to RAM, not the SD card, and is shredded after printing
+    assert "--sheet /dev/shm/ezh-key-director.pdf" in check.message
+    assert "sudo shred -u /dev/shm/ezh-key-director.pdf" in check.message
+    assert "/tmp/ezh-key" not in check.message
+
+
+def test_ownership_advice_names_the_service_user(healthy, monkeypatch):
+    import pwd
+
+    monkeypatch.setattr(box, "_foreign_files", lambda root, uid, fix: [("fail", fix)])
+    real = pwd.getpwnam
+
+    def with_ezh(name):
+        if name == "ezh":
+            return real("root")
+        return real(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", with_ezh)
+    check = one(healthy, "data_dir")
+    assert f"sudo chown -R ezh:ezh {healthy.data_dir}" in check.message
+
+    def without(name):
+        raise KeyError(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", without)
+    me = doctor.user_name(os.geteuid())
+    assert f"sudo chown -R {me}:{me}" in one(healthy, "data_dir").message
+
+
+def test_the_page_runs_the_quick_check_and_the_console_the_full_one(healthy, monkeypatch):
+    from appliance.backup import dbbackup
+
+    calls = []
+    monkeypatch.setattr(dbbackup, "check_file", lambda path: calls.append("full"))
+    real_quick = box._quick_check
+    monkeypatch.setattr(box, "_quick_check", lambda path: calls.append("quick") or real_quick(path))
+    assert one(healthy, "database").status == "ok"
+    assert calls == ["quick"]
+    assert one(healthy, "database", full_integrity=True).status == "ok"
+    assert calls == ["quick", "full"]
 
 
 def test_no_backup_fails(settings, school, stick):

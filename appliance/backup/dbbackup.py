@@ -477,7 +477,7 @@ jobs.PERIODIC.append(jobs.Periodic("nightly_backup", JOB_KIND, jobs.daily(NIGHTL
 
 IN_USE = (
     "База данных открыта другой программой. Остановите службы ЭЖ-box "
-    "(sudo systemctl stop ezh-web ezh-worker) и повторите."
+    "(sudo systemctl stop ezh-watchdog.timer ezh-web ezh-worker) и повторите."
 )
 
 

@@ -154,7 +154,7 @@ def _lost_message(settings: Settings) -> str:
         f"Секретный ключ подписи коробки пропал ({settings.data_dir}/keys/{SIGNING_KEY}), "
         "а ключи архива есть. Верните папку keys из копии данных коробки. Если её нет — "
         f"sudo ezh keys init --force --data {settings.data_dir} --sheet "
-        "/tmp/ezh-key-director.pdf: будет новый ключ подписи "
+        "/dev/shm/ezh-key-director.pdf: будет новый ключ подписи "
         "(и новый лист ключа); подписи прежних файлов архива тогда проверяются только "
         "прежним открытым ключом подписи, напечатанным на старом листе ключа."
     )

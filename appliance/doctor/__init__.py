@@ -54,6 +54,7 @@ class Context:
     at: dt.datetime
     db_ready: bool = False
     probe_upstream: bool = True
+    full_integrity: bool = False  # the console: integrity_check; the page: quick_check
     health: dict = field(default_factory=dict)
     clock: Callable[[], dt.datetime] = now  # read again after a network probe
 
@@ -140,16 +141,27 @@ def _health(ctx: Context) -> dict:
 
 
 def run_checks(
-    settings: Settings, *, probe_upstream: bool = True, database_bound: bool = True
+    settings: Settings,
+    *,
+    probe_upstream: bool = True,
+    database_bound: bool = True,
+    full_integrity: bool = False,
 ) -> list[Check]:
     """Every check, in the order an admin fixes things; never raises.
 
     ``database_bound``: the models are bound to ``settings.db_path`` (the web app; the
-    console binds it itself when the file is there).
+    console binds it itself when the file is there). ``full_integrity``: the full
+    ``integrity_check`` (the console) rather than the page's quick one.
     """
     from . import box, services
 
-    ctx = Context(settings=settings, at=now(), probe_upstream=probe_upstream, clock=now)
+    ctx = Context(
+        settings=settings,
+        at=now(),
+        probe_upstream=probe_upstream,
+        full_integrity=full_integrity,
+        clock=now,
+    )
     checks = [box.check_data_dir(ctx), box.check_database(ctx)]
     ctx.health = _health(ctx) if database_bound and settings.db_path.exists() else {}
     checks.append(box.check_schema(ctx))
@@ -164,6 +176,9 @@ def run_checks(
         services.check_worker,
     ):
         checks.append(run(ctx))
+    tls = box.check_tls(ctx)
+    if tls is not None:
+        checks.append(tls)
     return checks
 
 
@@ -194,7 +209,12 @@ def diagnose(data_dir: str | Path, *, probe_upstream: bool = True) -> list[Check
             log.debug("doctor: cannot open %s", settings.db_path, exc_info=True)
             db = None
     try:
-        checks = run_checks(settings, probe_upstream=probe_upstream, database_bound=db is not None)
+        checks = run_checks(
+            settings,
+            probe_upstream=probe_upstream,
+            database_bound=db is not None,
+            full_integrity=True,
+        )
     finally:
         if db is not None and not db.is_closed():
             db.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import os
+import pwd
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 from ..models import AuditEntry, Job, LoginEvent
@@ -22,6 +24,10 @@ EARLIEST_PLAUSIBLE = dt.datetime(2026, 1, 1)  # this software did not exist befo
 FUTURE_ROWS_LIMIT = dt.timedelta(days=1)
 UPSTREAM_SKEW_LIMIT = dt.timedelta(minutes=2)
 PROBE_TIMEOUT = 3.0  # seconds; the page waits for it
+LOCALTIME = Path("/etc/localtime")
+TLS_CERT = Path("/etc/ezh/tls/ezh.crt")  # deploy/raspi/make-cert.sh; absent without TLS
+TLS_WARN_DAYS = 30  # ezh-tls-renew.timer renews at 60: below 30 it did not run
+APP_USER = "ezh"  # the service's user on an installed box (deploy/raspi)
 
 SYNC_FILES = (credentials.KEY_FILE, credentials.SECRET_FILE)
 SECRET_FILES = ("secret_key", *SYNC_FILES, "keys/box.minisign.key")
@@ -55,7 +61,8 @@ def check_data_dir(ctx: Context) -> Result:
         return FAIL, f"{root} — не каталог. Укажите в --data каталог данных (обычно /var/lib/ezh)."
     st = root.stat()
     owner = user_name(st.st_uid)
-    fix_owner = f"sudo chown -R {owner}:{owner} {root}"
+    fixer = _service_user()
+    fix_owner = f"sudo chown -R {fixer}:{fixer} {root}"
     problems: list[Result] = []
     if not _writable(root, st):
         problems.append(
@@ -87,6 +94,16 @@ def check_data_dir(ctx: Context) -> Result:
     problems += _foreign_files(root, st.st_uid, fix_owner)
     problems += _open_secrets(root)
     return combine(problems, f"{root}: права {st.st_mode & 0o777:o}, владелец {owner}.")
+
+
+def _service_user() -> str:
+    """Who must own the data: ezh on an installed box (even when the data dir itself got
+    another owner by mistake), elsewhere the user running the program."""
+    try:
+        pwd.getpwnam(APP_USER)
+    except KeyError:
+        return user_name(os.geteuid())
+    return APP_USER
 
 
 def _foreign_files(root: Path, uid: int, fix: str) -> list[Result]:
@@ -138,6 +155,24 @@ def _open_secrets(root: Path) -> list[Result]:
 # --- the database ---------------------------------------------------------------------
 
 
+def _quick_check(path: Path) -> None:
+    """``PRAGMA quick_check``: seconds, not minutes, on a large base (the page waits for
+    it); the console runs the full ``integrity_check``."""
+    import sqlite3
+
+    from ..backup.dbbackup import BackupError
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"Файл {path.name} — не база данных SQLite или повреждён.") from exc
+    finally:
+        conn.close()
+    if result != "ok":
+        raise BackupError(f"Проверка целостности базы {path.name} не прошла: {result}")
+
+
 @check("database", "База данных: целостность")
 def check_database(ctx: Context) -> Result:
     import sqlite3
@@ -151,11 +186,15 @@ def check_database(ctx: Context) -> Result:
             "иначе восстановите базу из резервной копии (docs/doctor.md)."
         )
     restore = (
-        "Остановите службы (sudo systemctl stop ezh-web ezh-worker) и восстановите базу из "
+        "Остановите службы (sudo systemctl stop ezh-watchdog.timer ezh-web ezh-worker) и "
+        "восстановите базу из "
         "последней резервной копии: страница «Резервные копии», раздел «Как восстановить»."
     )
     try:
-        dbbackup.check_file(path)
+        if ctx.full_integrity:
+            dbbackup.check_file(path)
+        else:
+            _quick_check(path)
     except dbbackup.BackupError as exc:
         return FAIL, f"{exc} {restore}"
     conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5)
@@ -270,6 +309,77 @@ def _upstream_skew(ctx: Context) -> Result | None:
     return OK, "Совпадают с часами АСУ РСО."
 
 
+def ntp_synchronized() -> bool | None:
+    """timedatectl's NTPSynchronized; None where it cannot tell (no timedatectl, no systemd)."""
+    try:
+        answer = subprocess.run(
+            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = answer.stdout.strip()
+    if answer.returncode != 0 or value not in ("yes", "no"):
+        return None
+    return value == "yes"
+
+
+def system_zone() -> str:
+    """The system's time zone name ("" when unknown): the /etc/localtime link."""
+    try:
+        target = os.readlink(LOCALTIME)
+    except OSError:
+        return ""
+    return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
+
+
+def _school_zone() -> str:
+    from ..models import School
+
+    school = School.select().first()
+    return school.timezone if school is not None else ""
+
+
+def _clock_setup(ctx: Context) -> list[Result]:
+    """Network time and the time zone: a Pi without NTP drifts, and a zone other than the
+    school's shifts lesson dates and the nightly jobs."""
+    problems: list[Result] = []
+    if ntp_synchronized() is False:
+        problems.append(
+            (
+                WARN,
+                "Часы не сверены с сервером времени (NTP): без батарейки они уходят. "
+                "Укажите в роутере школы сервер времени или в /etc/systemd/timesyncd.conf "
+                "строку NTP=адрес-роутера, затем sudo systemctl restart systemd-timesyncd.",
+            )
+        )
+    zone = system_zone()
+    school = _school_zone() if ctx.db_ready else ""
+    if zone in ("UTC", "Universal", "Zulu") or zone.startswith("Etc/"):
+        want = school or "Europe/Samara"
+        problems.append(
+            (
+                WARN,
+                f"Часовой пояс коробки {zone}, а не пояс школы: даты и сроки сдвинутся. "
+                f"Выполните: sudo timedatectl set-timezone {want}, затем "
+                "sudo systemctl restart ezh-web ezh-worker.",
+            )
+        )
+    elif zone and school and zone != school:
+        problems.append(
+            (
+                WARN,
+                f"Часовой пояс коробки {zone}, а в настройках школы {school}. Выполните: "
+                f"sudo timedatectl set-timezone {school} (или исправьте пояс в настройках "
+                "школы), затем sudo systemctl restart ezh-web ezh-worker.",
+            )
+        )
+    return problems
+
+
 @check("clock", "Часы")
 def check_clock(ctx: Context) -> Result:
     at = ctx.at
@@ -290,6 +400,46 @@ def check_clock(ctx: Context) -> Result:
             f"отстали. {set_time}"
         )
     status, note = _upstream_skew(ctx) or (OK, "")
+    problems = _clock_setup(ctx)
     if status != OK:
-        return status, note
-    return OK, f"На часах коробки {when(at)}. {note}".strip()
+        problems.insert(0, (status, note))
+    return combine(problems, f"На часах коробки {when(at)}. {note}".strip())
+
+
+def tls_days_left(path: Path) -> int:
+    """Whole days until the certificate at ``path`` expires (negative: expired)."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
+    return left.days
+
+
+def check_tls(ctx: Context) -> Result | None:
+    """The HTTPS certificate (only on a box where TLS is set up: None elsewhere)."""
+    try:
+        if not TLS_CERT.is_file():
+            return None
+    except PermissionError:  # /etc/ezh/tls closed to the service: _check_tls says so
+        pass
+    return _check_tls(ctx)
+
+
+@check("tls", "Сертификат HTTPS")
+def _check_tls(ctx: Context) -> Result:
+    try:
+        days = tls_days_left(TLS_CERT)
+    except PermissionError:
+        return WARN, (
+            f"Сертификат HTTPS {TLS_CERT} не читается службой, срок не проверен. Выполните: "
+            f"sudo chmod 755 {TLS_CERT.parent} && sudo chmod 644 {TLS_CERT}."
+        )
+    renew = (
+        "Выполните: sudo /usr/local/lib/ezh/tls-setup.sh (интернет не нужен) и проверьте "
+        "таймер продления: systemctl status ezh-tls-renew.timer."
+    )
+    if days < 0:
+        return FAIL, f"Сертификат HTTPS {TLS_CERT} истёк: браузеры не откроют https://. {renew}"
+    if days < TLS_WARN_DAYS:
+        return WARN, f"Сертификат HTTPS истекает через {days} дн. {renew}"
+    return OK, f"Сертификат HTTPS действует ещё {days} дн."

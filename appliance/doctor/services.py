@@ -79,6 +79,13 @@ def _medium(root: Path, data_dir: Path) -> Result:
             "Вставьте флешку архива (если она в сейфе — вставьте для копии и архива)."
         )
     if not _separate_medium(root, data_dir):
+        if not os.path.ismount(root):  # the empty folder install.sh made: the stick is out
+            return WARN, (
+                f"Флешка не вставлена: в {root} не смонтирована флешка (это пустая папка на "
+                "диске коробки), ночные копии пишутся только на диск коробки. Вставьте "
+                "флешку архива с меткой EZH-ARCHIVE; если она вставлена, выполните: "
+                "sudo systemctl restart ezh-archive-mount."
+            )
         return WARN, (
             f"В {root} не смонтирована флешка: это папка на диске самой коробки, копия туда "
             "не защищает от поломки коробки. Вставьте флешку архива."
@@ -120,8 +127,11 @@ def check_keys(ctx: Context) -> Result:
         what = "Ключи архива не созданы" if missing else found["message"].rstrip(".")
         return FAIL, (
             f"{what}: без них не делаются ни резервные копии, ни архив. Выполните: "
-            f"sudo ezh keys init --data {data} --sheet /tmp/ezh-key-director.pdf, распечатайте "
-            "лист ключа для сейфа директора и удалите файл: shred -u /tmp/ezh-key-director.pdf."
+            f"sudo ezh keys init --data {data} --sheet /dev/shm/ezh-key-director.pdf (в памяти, "
+            'не на карте), затем sudo install -o "$USER" -m 600 /dev/shm/ezh-key-director.pdf '
+            "~/, перенесите на свой компьютер (scp), распечатайте лист для сейфа директора и "
+            "удалите все копии: sudo shred -u /dev/shm/ezh-key-director.pdf ~/ezh-key-director.pdf "
+            "(и файл на компьютере)."
         )
     if found["signing_message"]:
         return WARN, found["signing_message"]

@@ -2,8 +2,9 @@
 # Mount / unmount the archive stick (label EZH-ARCHIVE) at /media/ezh-archive so the
 # user ezh can write it. Run by ezh-archive-mount.service; by hand:
 #     sudo /usr/local/lib/ezh/archive-mount.sh mount|umount
-# FAT32, exFAT and NTFS have no owners: the owner is given as mount options. Linux
-# file systems (ext4 …) keep owners: the stick's top folder is handed to ezh.
+# FAT32, exFAT and NTFS (the kernel's ntfs3 driver) have no owners: the owner is given
+# as mount options. ext2/3/4 keep owners: the stick's top folder is handed to ezh.
+# Other file systems are refused (nothing else is tested).
 set -euo pipefail
 
 LABEL=${EZH_MEDIA_LABEL:-EZH-ARCHIVE}
@@ -27,14 +28,20 @@ mount_stick() {
     mkdir -p "$WHERE"
     case $fstype in
         vfat | exfat | ntfs | ntfs3)
+            # blkid says "ntfs"; the driver in the kernel is ntfs3 (ntfs is read-only/fuse).
+            [[ $fstype == ntfs ]] && fstype=ntfs3
             # flush: FAT writes reach the stick soon, for sticks pulled out without warning
             [[ $fstype == vfat ]] && options+=,flush
             mount -t "$fstype" -o "$options,uid=$uid,gid=$gid,umask=0027" "$DEVICE" "$WHERE"
             ;;
-        *)
-            mount -o "$options" "$DEVICE" "$WHERE"
+        ext2 | ext3 | ext4)
+            mount -t "$fstype" -o "$options" "$DEVICE" "$WHERE"
             chown "$uid:$gid" "$WHERE"
             chmod 0750 "$WHERE"
+            ;;
+        *)
+            echo "файловая система «${fstype:-неизвестна}» не подходит: FAT32, exFAT, NTFS или ext4" >&2
+            return 1
             ;;
     esac
     echo "флешка $LABEL ($fstype) смонтирована в $WHERE"

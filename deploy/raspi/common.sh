@@ -17,6 +17,30 @@ MEDIA_LABEL=EZH-ARCHIVE
 PORT=80
 UNITS=(ezh-web.service ezh-worker.service)
 HEALTH_URL="http://127.0.0.1:$PORT/healthz"
+# Held by upgrade.sh while it works: the watchdog then leaves stopped units alone.
+UPGRADE_LOCK=/run/ezh-upgrade.lock
+# The choices of install.sh (host name, time zone), reused by its later runs.
+INSTALL_CONF=/etc/ezh/install.conf
+# The system files install.sh and upgrade.sh put in place: "source mode target".
+SYSTEM_FILES=(
+    "ezh-web.service 0644 /etc/systemd/system/ezh-web.service"
+    "ezh-worker.service 0644 /etc/systemd/system/ezh-worker.service"
+    "ezh-watchdog.service 0644 /etc/systemd/system/ezh-watchdog.service"
+    "ezh-watchdog.timer 0644 /etc/systemd/system/ezh-watchdog.timer"
+    "ezh-archive-mount.service 0644 /etc/systemd/system/ezh-archive-mount.service"
+    "ezh-tls-renew.service 0644 /etc/systemd/system/ezh-tls-renew.service"
+    "ezh-tls-renew.timer 0644 /etc/systemd/system/ezh-tls-renew.timer"
+    "watchdog.sh 0755 /usr/local/lib/ezh/watchdog.sh"
+    "archive-mount.sh 0755 /usr/local/lib/ezh/archive-mount.sh"
+    "common.sh 0644 /usr/local/lib/ezh/common.sh"
+    "uninstall.sh 0755 /usr/local/lib/ezh/uninstall.sh"
+    "make-cert.sh 0755 /usr/local/lib/ezh/make-cert.sh"
+    "tls-setup.sh 0755 /usr/local/lib/ezh/tls-setup.sh"
+    "nginx-ezh-tls.conf 0644 /usr/local/lib/ezh/nginx-ezh-tls.conf"
+    "journald-ezh.conf 0644 /etc/systemd/journald.conf.d/ezh.conf"
+    "ezh.avahi.service 0644 /etc/avahi/services/ezh.service"
+    "ezh-wrapper.sh 0755 /usr/local/bin/ezh"
+)
 
 say() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -44,12 +68,46 @@ systemd_running() {
 sctl() {
     if systemd_running; then
         systemctl "$@"
-        return
+        # Explicit: a bare `return` in upgrade.sh's rollback (an ERR trap) would return
+        # the status of the command that fired the trap, not systemctl's.
+        return $?
     fi
     case $1 in
         enable | disable) systemctl "$@" 2>/dev/null || systemctl --root=/ "$@" ;;
         *) note "(systemd не запущен: пропускаю «systemctl $*»)" ;;
     esac
+}
+
+# Put the system files from the folder $1 in place (units, watchdog, stick mount, wrapper,
+# journald and avahi settings). With $2, the files they replace are first copied there
+# (restore_system_files puts them back: upgrade.sh's rollback). Shared by install.sh and
+# upgrade.sh so an upgrade brings the new version's units too.
+install_system_files() {
+    local from=$1 save=${2:-} entry name mode target
+    [[ -z $save ]] || install -d -m 0700 "$save"
+    for entry in "${SYSTEM_FILES[@]}"; do
+        read -r name mode target <<<"$entry"
+        if [[ -n $save && -f $target ]]; then
+            cp -p "$target" "$save/$name"
+        fi
+        install -d -m 0755 "$(dirname "$target")"
+        install -m "$mode" "$from/$name" "$target"
+    done
+    sctl daemon-reload
+}
+
+# Undo install_system_files "$from" "$1": the saved files back, the new ones removed.
+restore_system_files() {
+    local save=$1 entry name mode target
+    for entry in "${SYSTEM_FILES[@]}"; do
+        read -r name mode target <<<"$entry"
+        if [[ -f $save/$name ]]; then
+            install -m "$mode" "$save/$name" "$target"
+        else
+            rm -f "$target"
+        fi || return 1
+    done
+    sctl daemon-reload
 }
 
 # Build a fresh virtualenv in $VENVS and install the checkout $1 into it (wheels from

@@ -2,7 +2,7 @@
 # Install ЭЖ-box on Debian 12 (bookworm) / Raspberry Pi OS (Bookworm), arm64 or amd64.
 # Run as root from the program's folder (a checkout):
 #
-#     sudo deploy/raspi/install.sh [--tls] [--hostname NAME | --keep-hostname]
+#     sudo deploy/raspi/install.sh [--tls] [--hostname NAME | --keep-hostname] [--timezone ZONE]
 #
 # Safe to run again: a second run refreshes the system files and updates the program
 # through upgrade.sh (backup, migrate, health check, rollback on failure); the school's
@@ -21,8 +21,11 @@ usage() {
 
     sudo deploy/raspi/install.sh [ключи]
 
-  --hostname ИМЯ    имя коробки в сети (по умолчанию ezh: адрес http://ezh.local/)
+  --hostname ИМЯ    имя коробки в сети (по умолчанию ezh: адрес http://ezh.local/);
+                    при повторном запуске без ключа имя не меняется
   --keep-hostname   не менять имя компьютера
+  --timezone ЗОНА   часовой пояс (по умолчанию Europe/Samara; уже заданный не-UTC пояс
+                    при повторном запуске сохраняется)
   --tls             дополнительно включить HTTPS (nginx-light, свой центр сертификации,
                     см. docs/tls.md); обычный HTTP остаётся
   -h, --help        эта справка
@@ -30,15 +33,26 @@ EOF
 }
 
 NEW_HOSTNAME=ezh
+HOSTNAME_GIVEN=no
+TIMEZONE=""
 WITH_TLS=no
 while [[ $# -gt 0 ]]; do
     case $1 in
         --hostname)
             [[ $# -ge 2 ]] || die "после --hostname укажите имя"
             NEW_HOSTNAME=$2
+            HOSTNAME_GIVEN=yes
             shift
             ;;
-        --keep-hostname) NEW_HOSTNAME="" ;;
+        --keep-hostname)
+            NEW_HOSTNAME=""
+            HOSTNAME_GIVEN=yes
+            ;;
+        --timezone)
+            [[ $# -ge 2 ]] || die "после --timezone укажите пояс, например Europe/Samara"
+            TIMEZONE=$2
+            shift
+            ;;
         --tls) WITH_TLS=yes ;;
         -h | --help)
             usage
@@ -50,6 +64,10 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ -n $NEW_HOSTNAME && ! $NEW_HOSTNAME =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]]; then
     die "имя «$NEW_HOSTNAME» не подходит: только латинские буквы, цифры и дефис"
+fi
+
+if [[ -n $TIMEZONE && ! $TIMEZONE =~ ^[A-Za-z0-9_+/-]+$ ]]; then
+    die "пояс «$TIMEZONE» не подходит: пишите как Europe/Samara"
 fi
 
 need_root
@@ -64,9 +82,17 @@ install_packages() {
     say "Системные пакеты (несколько минут)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
+    # The clock comes from the network (no battery on a Pi): systemd-timesyncd, unless
+    # another time service is there (installing timesyncd would remove it).
+    local clock=(systemd-timesyncd) daemon
+    for daemon in chrony ntp ntpsec openntpd; do
+        dpkg -s "$daemon" >/dev/null 2>&1 && clock=()
+    done
     # systemd and util-linux are there on any real machine; named for a bare root.
+    # dosfstools/exfatprogs: the README formats the archive stick with mkfs.vfat.
     apt-get install -y -q --no-install-recommends \
         python3 python3-venv sqlite3 curl ca-certificates systemd util-linux \
+        "${clock[@]}" tzdata dosfstools exfatprogs openssl \
         avahi-daemon libnss-mdns \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
         age minisign
@@ -83,9 +109,74 @@ create_user_and_dirs() {
     # The stick is mounted here (archive-mount.sh); the empty folder is root's.
     install -d -m 0755 "$MEDIA"
     install -d -m 0755 "$TOOLS"
+    # Readable by all (the install choices); the secrets inside (tls/*.key) are 0600.
+    install -d -m 0755 /etc/ezh
+}
+
+# A value from install.conf ("" when there is none).
+conf_value() {
+    [[ -f $INSTALL_CONF ]] || return 0
+    sed -n "s/^$1=//p" "$INSTALL_CONF" | tail -n 1
+}
+
+remember_choices() {
+    install -d -m 0755 /etc/ezh
+    {
+        echo "# Выбор install.sh; повторный запуск берёт его отсюда."
+        echo "HOSTNAME=$(cat /etc/hostname 2>/dev/null || hostname)"
+        echo "TIMEZONE=$(current_zone)"
+    } >"$INSTALL_CONF"
+    chmod 0644 "$INSTALL_CONF"
+}
+
+# The system's time zone ("" when unknown), e.g. Europe/Samara.
+current_zone() {
+    local link
+    link=$(readlink /etc/localtime 2>/dev/null || true)
+    if [[ $link == */zoneinfo/* ]]; then
+        printf '%s\n' "${link#*/zoneinfo/}"
+    elif [[ -f /etc/timezone ]]; then
+        head -n 1 /etc/timezone
+    fi
+}
+
+# The school's zone (School.timezone defaults to Europe/Samara): dates of lessons and
+# the nightly jobs follow it. A zone chosen before (not UTC) is kept on a re-run.
+set_timezone() {
+    local zone=$TIMEZONE old
+    old=$(current_zone)
+    if [[ -z $zone ]]; then
+        case $old in
+            "" | UTC | Etc/* | Universal | Zulu) zone=$(conf_value TIMEZONE) ;;
+            *) zone=$old ;;
+        esac
+        [[ -n $zone ]] || zone=Europe/Samara
+    fi
+    [[ -f /usr/share/zoneinfo/$zone ]] || die "часового пояса «$zone» нет (см. timedatectl list-timezones)"
+    if [[ $zone != "$old" ]]; then
+        say "Часовой пояс: $zone (был: ${old:-не задан})"
+        if systemd_running && command -v timedatectl >/dev/null; then
+            timedatectl set-timezone "$zone"
+        else
+            ln -sfn "/usr/share/zoneinfo/$zone" /etc/localtime
+            printf '%s\n' "$zone" >/etc/timezone
+        fi
+    fi
+    # The Pi has no battery clock: the time comes from the network (README: the router).
+    [[ -f /lib/systemd/system/systemd-timesyncd.service ]] || return 0
+    sctl enable systemd-timesyncd.service
+    if systemd_running; then
+        systemctl start systemd-timesyncd.service || warn "служба времени systemd-timesyncd не запустилась"
+        timedatectl set-ntp true 2>/dev/null || true
+    fi
 }
 
 set_hostname() {
+    # A re-run keeps the name (the school may have renamed the box): only a fresh install
+    # or an explicit --hostname renames it.
+    if [[ $HOSTNAME_GIVEN == no ]] && [[ -f $INSTALL_CONF || -L $VENV || -d $VENV ]]; then
+        return 0
+    fi
     [[ -n $NEW_HOSTNAME ]] || return 0
     local old
     old=$(cat /etc/hostname 2>/dev/null || hostname)
@@ -105,32 +196,25 @@ set_hostname() {
     else
         printf '127.0.1.1\t%s\n' "$NEW_HOSTNAME" >>/etc/hosts
     fi
+    # avahi reads the name at start only: a reload would keep announcing the old one.
+    if systemd_running; then
+        systemctl restart avahi-daemon.service || true
+    fi
 }
 
-install_system_files() {
+put_system_files() {
     say "Службы systemd, сторож, журнал, avahi, флешка архива"
-    install -m 0644 "$HERE/ezh-web.service" /etc/systemd/system/ezh-web.service
-    install -m 0644 "$HERE/ezh-worker.service" /etc/systemd/system/ezh-worker.service
-    install -m 0644 "$HERE/ezh-watchdog.service" /etc/systemd/system/ezh-watchdog.service
-    install -m 0644 "$HERE/ezh-watchdog.timer" /etc/systemd/system/ezh-watchdog.timer
-    install -m 0644 "$HERE/ezh-archive-mount.service" \
-        /etc/systemd/system/ezh-archive-mount.service
-    install -m 0755 "$HERE/watchdog.sh" "$TOOLS/watchdog.sh"
-    install -m 0755 "$HERE/archive-mount.sh" "$TOOLS/archive-mount.sh"
-    install -m 0644 "$HERE/common.sh" "$TOOLS/common.sh"
-    install -m 0755 "$HERE/uninstall.sh" "$TOOLS/uninstall.sh"
-    install -d -m 0755 /etc/systemd/journald.conf.d
-    install -m 0644 "$HERE/journald-ezh.conf" /etc/systemd/journald.conf.d/ezh.conf
-    install -d -m 0755 /etc/avahi/services
-    install -m 0644 "$HERE/ezh.avahi.service" /etc/avahi/services/ezh.service
-    install -m 0755 "$HERE/ezh-wrapper.sh" /usr/local/bin/ezh
-    sctl daemon-reload
+    install_system_files "$HERE"
     sctl enable ezh-web.service ezh-worker.service ezh-watchdog.timer \
-        ezh-archive-mount.service avahi-daemon.service
+        ezh-archive-mount.service ezh-tls-renew.timer avahi-daemon.service
     if systemd_running; then
         systemctl try-restart systemd-journald.service || true
         systemctl try-reload-or-restart avahi-daemon.service || true
-        systemctl start ezh-watchdog.timer
+        systemctl start ezh-watchdog.timer ezh-tls-renew.timer
+        # A stick plugged in before the install: its device event has passed already.
+        if [[ -e /dev/disk/by-label/$MEDIA_LABEL ]]; then
+            systemctl start ezh-archive-mount.service || warn "флешку $MEDIA_LABEL смонтировать не удалось"
+        fi
     fi
 }
 
@@ -190,24 +274,29 @@ check_and_print() {
         echo "    https://$(hostname).local/  (после установки сертификата ЦС на устройства)"
     fi
     echo "Самопроверка: sudo ezh doctor --data $DATA_DIR"
+    echo "Часовой пояс: $(current_zone); время из сети: укажите в роутере школы NTP (README)"
 }
 
 SETUP_TEXT=""
 started=$SECONDS
 install_packages
 create_user_and_dirs
+set_timezone
 set_hostname
-install_system_files
 if [[ -L $VENV || -d $VENV ]]; then
+    # upgrade.sh puts the new system files in place itself (and back on a rollback).
     say "Программа уже установлена: обновление через upgrade.sh"
     "$HERE/upgrade.sh"
+    put_system_files
     configure_archive_media
 else
+    put_system_files
     fresh_install
 fi
 if [[ $WITH_TLS == yes ]]; then
     "$HERE/tls-setup.sh"
 fi
+remember_choices
 check_and_print
 if [[ -n $SETUP_TEXT ]]; then
     echo

@@ -130,14 +130,14 @@ done_step
 
 step verify-units
 units=(ezh-web.service ezh-worker.service ezh-watchdog.service ezh-watchdog.timer
-    ezh-archive-mount.service)
+    ezh-archive-mount.service ezh-tls-renew.service ezh-tls-renew.timer)
 for unit in "${units[@]}"; do
     test -f "$ROOT/etc/systemd/system/$unit"
 done
 in_root systemd-analyze verify "${units[@]/#//etc/systemd/system/}"
 echo "systemd-analyze verify: без замечаний"
 for link in multi-user.target.wants/ezh-web.service multi-user.target.wants/ezh-worker.service \
-    timers.target.wants/ezh-watchdog.timer \
+    timers.target.wants/ezh-watchdog.timer timers.target.wants/ezh-tls-renew.timer \
     'dev-disk-by\x2dlabel-EZH\x2dARCHIVE.device.wants/ezh-archive-mount.service'; do
     test -L "$ROOT/etc/systemd/system/$link" || {
         echo "не включено: $link" >&2
@@ -151,6 +151,15 @@ in_root stat -c '%U:%G %a %n' /var/lib/ezh /var/lib/ezh/ezh.sqlite3 /var/lib/ezh
 [[ $(in_root stat -c '%U:%G %a' /var/lib/ezh/ezh.sqlite3) == "ezh:ezh 640" ]]
 grep -q 'archive_media = "/media/ezh-archive"' "$ROOT/var/lib/ezh/ezh.toml"
 [[ $(cat "$ROOT/etc/hostname") == ezh ]]
+# The school's time zone, the install choices, the offline TLS tools, a CA that signs
+# for the school's network only.
+[[ $(readlink "$ROOT/etc/localtime") == */zoneinfo/Europe/Samara ]]
+grep -qx 'HOSTNAME=ezh' "$ROOT/etc/ezh/install.conf"
+[[ $(stat -c '%a' "$ROOT/etc/ezh") == 755 && $(stat -c '%a' "$ROOT/etc/ezh/tls") == 755 ]]
+[[ $(stat -c '%a' "$ROOT/etc/ezh/tls/ca.key") == 600 && $(stat -c '%a' "$ROOT/etc/ezh/tls/ezh.key") == 600 ]]
+test -x "$ROOT/usr/local/lib/ezh/make-cert.sh" && test -x "$ROOT/usr/local/lib/ezh/tls-setup.sh"
+in_root openssl x509 -in /etc/ezh/tls/ca.crt -noout -ext nameConstraints | grep -q 'DNS:local'
+echo "часовой пояс Europe/Samara, /etc/ezh/install.conf, ЦС с nameConstraints"
 done_step
 
 step serve-installed
@@ -188,11 +197,13 @@ done_step
 
 step doctor
 set +e
-in_root /usr/local/bin/ezh doctor --data /var/lib/ezh --no-network
+in_root /usr/local/bin/ezh doctor --data /var/lib/ezh --no-network >"$ROOT/tmp/doctor.txt" 2>&1
 DOCTOR_RC=$?
 set -e
+cat "$ROOT/tmp/doctor.txt"
 echo "ezh doctor: код выхода $DOCTOR_RC (на новой коробке ожидаемо 2: нет ключей архива, копий, фоновых заданий)"
-[[ $DOCTOR_RC -le 2 ]]
+[[ $DOCTOR_RC -eq 2 ]] && ! grep -q Traceback "$ROOT/tmp/doctor.txt"
+grep -q '^✓ Сертификат HTTPS' "$ROOT/tmp/doctor.txt"
 done_step
 
 step demo
@@ -210,8 +221,14 @@ wait "${PIDS[@]}" 2>/dev/null || true
 PIDS=()
 
 step install-again
+# The school renamed the box and chose its zone: a second install keeps both.
+echo school-box >"$ROOT/etc/hostname"
+ln -sfn /usr/share/zoneinfo/Asia/Yekaterinburg "$ROOT/etc/localtime"
 in_root /src/deploy/raspi/install.sh 2>&1 | tail -n 12
 [[ $(in_root ls /opt/ezh-venvs | wc -l) -eq 2 ]]
+[[ $(cat "$ROOT/etc/hostname") == school-box ]]
+[[ $(readlink "$ROOT/etc/localtime") == */Asia/Yekaterinburg ]]
+echo "повторная установка: имя school-box и пояс Asia/Yekaterinburg сохранены"
 done_step
 
 step upgrade-rollback
@@ -225,6 +242,9 @@ after=$(readlink "$ROOT/opt/ezh")
 echo "неудачное обновление: код $rc; /opt/ezh было $before, стало $after"
 [[ $rc -ne 0 && $before == "$after" ]]
 grep -q 'возвращена копия' "$ROOT/tmp/rollback.log"
+grep -q 'отложены в' "$ROOT/tmp/rollback.log"
+compgen -G "$ROOT/var/lib/ezh/backups/failed-upgrade-*.sqlite3" >/dev/null
+test -f "$ROOT/etc/systemd/system/ezh-web.service"
 in_root runuser -u ezh -- /opt/ezh/bin/ezh migrate --data /var/lib/ezh
 done_step
 

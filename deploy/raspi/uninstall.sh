@@ -38,7 +38,7 @@ fi
 
 say "Остановка и отключение служб"
 units=(ezh-web.service ezh-worker.service ezh-watchdog.timer ezh-watchdog.service
-    ezh-archive-mount.service)
+    ezh-archive-mount.service ezh-tls-renew.timer ezh-tls-renew.service)
 for unit in "${units[@]}"; do
     sctl stop "$unit" || true
     sctl disable "$unit" || true
@@ -57,6 +57,7 @@ if systemd_running; then
     systemctl try-reload-or-restart nginx.service || true
 fi
 rmdir "$MEDIA" 2>/dev/null || true
+rm -f "$INSTALL_CONF"
 
 if [[ $PURGE == yes ]]; then
     say "Удаление данных школы $DATA_DIR и пользователя $APP_USER"
