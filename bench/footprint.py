@@ -62,7 +62,7 @@ from bench._http import (  # noqa: E402
     run_bench,
     tail,
 )
-from bench.journal import Writer, _writers, write_action  # noqa: E402
+from bench.journal import Writer, _writers, seeded_demo, write_action  # noqa: E402
 
 SEED = 1
 SERVER_THREADS = 8  # `ezh serve`'s default, as the systemd unit runs it
@@ -104,30 +104,15 @@ class Cast:
 
 def build_school(data_dir: Path, users: int) -> Cast:
     """The demo school with a year-long edit window; the accounts the users log in as."""
-    from appliance.config import load_settings, write_settings_file
-    from appliance.db import migrate, open_database, write
-    from appliance.demo import create_demo_school
-    from appliance.models import School
 
-    write_settings_file(data_dir, password_profile="fast")
-    db = open_database(load_settings(data_dir).db_path)
-    db.connect()
-    try:
-        migrate(db)
-        accounts = create_demo_school(seed=SEED)
-        with write(ip="bench") as rec:
-            school = School.get()
-            before = {"past_edit_days": school.past_edit_days}
-            school.past_edit_days = EDIT_DAYS
-            school.save()
-            rec.record("school.settings", school, before=before)
+    def cast(accounts) -> Cast:
         passwords = {a.username: a.password for a in accounts}
         deputy = next(a for a in accounts if a.role == "deputy")
         teachers = _writers(passwords, (users - 1) // 2)
         parents = _parents(accounts, users - 1 - len(teachers))
-    finally:
-        db.close()
-    return Cast((deputy.username, deputy.password), teachers, parents)
+        return Cast((deputy.username, deputy.password), teachers, parents)
+
+    return seeded_demo(data_dir, cast)
 
 
 def _parents(accounts, count: int) -> list[tuple[str, str, int]]:

@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/journal.py` from anywhere
@@ -94,16 +95,16 @@ class Grid:
     counts: dict[str, int]
 
 
-def build_school(data_dir: Path, clients: int) -> tuple[Grid, list[Writer]]:
-    """The demo school with a 365-day edit window, the grid group and the writers."""
+def seeded_demo(data_dir: Path, use: Callable[[list], Any]) -> Any:
+    """Seed the demo school in `data_dir` with a 365-day edit window (every lesson of the
+    year open to its teacher); return `use(accounts)`, run while the database is open."""
     from appliance.config import load_settings, write_settings_file
     from appliance.db import migrate, open_database, write
     from appliance.demo import create_demo_school
     from appliance.models import School
 
     write_settings_file(data_dir, password_profile="fast")
-    settings = load_settings(data_dir)
-    db = open_database(settings.db_path)
+    db = open_database(load_settings(data_dir).db_path)
     db.connect()
     try:
         migrate(db)
@@ -114,12 +115,19 @@ def build_school(data_dir: Path, clients: int) -> tuple[Grid, list[Writer]]:
             school.past_edit_days = EDIT_DAYS
             school.save()
             rec.record("school.settings", school, before=before)
-        passwords = {a.username: a.password for a in accounts}
-        grid = _grid_group(passwords)
-        writers = _writers(passwords, clients)
+        return use(accounts)
     finally:
         db.close()
-    return grid, writers
+
+
+def build_school(data_dir: Path, clients: int) -> tuple[Grid, list[Writer]]:
+    """The demo school with a 365-day edit window, the grid group and the writers."""
+
+    def pick(accounts) -> tuple[Grid, list[Writer]]:
+        passwords = {a.username: a.password for a in accounts}
+        return _grid_group(passwords), _writers(passwords, clients)
+
+    return seeded_demo(data_dir, pick)
 
 
 def _teachers(passwords: dict[str, str]) -> dict[int, tuple[str, str]]:

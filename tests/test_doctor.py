@@ -515,9 +515,13 @@ def test_the_page_runs_the_quick_check_and_the_console_the_full_one(healthy, mon
     from appliance.backup import dbbackup
 
     calls = []
-    monkeypatch.setattr(dbbackup, "check_file", lambda path: calls.append("full"))
-    real_quick = box._quick_check
-    monkeypatch.setattr(box, "_quick_check", lambda path: calls.append("quick") or real_quick(path))
+    real = dbbackup.check_file
+
+    def check_file(path, quick=False):
+        calls.append("quick" if quick else "full")
+        real(path, quick=quick)
+
+    monkeypatch.setattr(dbbackup, "check_file", check_file)
     assert one(healthy, "database").status == "ok"
     assert calls == ["quick"]
     assert one(healthy, "database", full_integrity=True).status == "ok"

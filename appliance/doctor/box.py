@@ -156,21 +156,10 @@ def _open_secrets(root: Path) -> list[Result]:
 
 
 def _quick_check(path: Path) -> None:
-    """``PRAGMA quick_check``: seconds, not minutes, on a large base (the page waits for
-    it); the console runs the full ``integrity_check``."""
-    import sqlite3
+    """The page waits for it: ``quick_check``; the console runs the full check."""
+    from ..backup.dbbackup import check_file
 
-    from ..backup.dbbackup import BackupError
-
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"Файл {path.name} — не база данных SQLite или повреждён.") from exc
-    finally:
-        conn.close()
-    if result != "ok":
-        raise BackupError(f"Проверка целостности базы {path.name} не прошла: {result}")
+    check_file(path, quick=True)
 
 
 @check("database", "База данных: целостность")
