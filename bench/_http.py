@@ -176,16 +176,25 @@ def spawned(data_dir: Path, threads: int, log: Path) -> Iterator[int]:
     command = [*ezh_command(), "serve", "--data", str(data_dir), "--host", HOST]
     command += ["--port", str(port), "--threads", str(threads)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with started(command, log, env, stop_timeout=10) as process:
+        wait_until_up(port, process, log)
+        yield port
+
+
+@contextmanager
+def started(
+    command: list[str], log: Path, env: dict[str, str], stop_timeout: float = 15
+) -> Iterator[subprocess.Popen]:
+    """A process with its output in `log`; SIGTERM (then SIGKILL) and reaped on exit."""
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_until_up(port, process, log)
-        yield port
+        yield process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

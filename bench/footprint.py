@@ -32,7 +32,6 @@ import argparse
 import http.client
 import os
 import re
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -41,8 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +58,7 @@ from bench._http import (  # noqa: E402
     free_port,
     percentile_ms,
     run_bench,
+    started,
     tail,
 )
 from bench.journal import Writer, _writers, seeded_demo, write_action  # noqa: E402
@@ -254,23 +253,6 @@ def service_env(args, root: Path) -> dict[str, str]:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
     return {**env, **args.env}
-
-
-@contextmanager
-def started(command: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """A process with its output in `log`; SIGTERM (then SIGKILL) and reaped on exit."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def first_page(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -15,6 +15,8 @@ SRC="$(cd "$HERE/../.." && pwd)"
 ROOT=${1:-/tmp/ezh-boot-root}
 CACHE=${EZH_DEBOOTSTRAP_CACHE:-/tmp/ezh-debootstrap-base}
 MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# shellcheck source-path=SCRIPTDIR source=test-root.sh
+. "$HERE/test-root.sh"
 NSPAWN_PID=""
 WHEELS=/var/cache/ezh-wheels # inside the root
 
@@ -55,27 +57,9 @@ trap cleanup EXIT
 
 # A fresh bookworm root with ЭЖ-box installed by install.sh in a chroot.
 make_root() {
-    if [[ ! -x $CACHE/bin/bash ]]; then
-        rm -rf "$CACHE"
-        debootstrap --variant=minbase bookworm "$CACHE" "$MIRROR"
-    fi
     unmount_all
-    rm -rf "$ROOT"
-    cp -a "$CACHE" "$ROOT"
-    mount -t proc proc "$ROOT/proc"
-    mount -t sysfs sys "$ROOT/sys"
-    mount --bind /dev "$ROOT/dev"
-    mount --bind /dev/pts "$ROOT/dev/pts"
-    mkdir -p "$ROOT/src"
-    mount --bind "$SRC" "$ROOT/src"
-    mount -o remount,bind,ro "$ROOT/src"
-    cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
-    if [[ ${#EXTRA_ENV[@]} -gt 0 ]]; then
-        mkdir -p "$ROOT/usr/local/share/ca-certificates"
-        cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
-    fi
-    printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
-    chmod 0755 "$ROOT/usr/sbin/policy-rc.d"
+    fresh_root
+    mount_root
     env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
         LANG=C.UTF-8 EZH_NO_SYSTEMD=1 "${EXTRA_ENV[@]}" \
         chroot "$ROOT" /src/deploy/raspi/install.sh >"$ROOT/root/install.log" 2>&1 || {

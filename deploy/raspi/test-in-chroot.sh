@@ -18,6 +18,8 @@ SRC="$(cd "$HERE/../.." && pwd)"
 ROOT=${1:-/tmp/ezh-deb-root}
 CACHE=${EZH_DEBOOTSTRAP_CACHE:-/tmp/ezh-debootstrap-base}
 MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# shellcheck source-path=SCRIPTDIR source=test-root.sh
+. "$HERE/test-root.sh"
 WEB_PORT=${EZH_TEST_PORT:-18080}
 DEMO_PORT=$((WEB_PORT + 1))
 PIDS=()
@@ -97,31 +99,12 @@ wait_http() { # url, seconds: prints the status code of the first answer
 }
 
 step debootstrap
-if [[ ! -x $CACHE/bin/bash ]]; then
-    rm -rf "$CACHE"
-    debootstrap --variant=minbase bookworm "$CACHE" "$MIRROR"
-fi
 cleanup
-rm -rf "$ROOT"
-cp -a "$CACHE" "$ROOT"
+fresh_root
 done_step
 
 step mounts
-mount -t proc proc "$ROOT/proc"
-mount -t sysfs sys "$ROOT/sys"
-mount --bind /dev "$ROOT/dev"
-mount --bind /dev/pts "$ROOT/dev/pts"
-mkdir -p "$ROOT/src"
-mount --bind "$SRC" "$ROOT/src"
-mount -o remount,bind,ro "$ROOT/src"
-cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
-if [[ ${#EXTRA_ENV[@]} -gt 0 ]]; then
-    mkdir -p "$ROOT/usr/local/share/ca-certificates"
-    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
-fi
-# Debian's way to keep packages from starting daemons in a root being built.
-printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
-chmod 0755 "$ROOT/usr/sbin/policy-rc.d"
+mount_root
 done_step
 
 step install
