@@ -1,5 +1,5 @@
-#!/usr/bin/env bash
-# Shared by test-in-chroot.sh and test-boot.sh (sourced): a fresh Debian bookworm root
+# shellcheck shell=bash
+# Shared by test-in-chroot.sh and test-boot.sh (sourced, never run): a fresh Debian bookworm root
 # from the debootstrap cache, and the mounts and files a chroot install needs.
 # Expects ROOT, CACHE, MIRROR, SRC and the array EXTRA_ENV from the sourcing script.
 
