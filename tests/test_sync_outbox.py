@@ -81,6 +81,20 @@ def test_limit_counts_items_not_entries(j):
     assert len(outbox.pending_batch(total - 1)) == total - 1
 
 
+def test_a_waiting_cell_edited_twice_does_not_hold_back_the_cells_behind_it(j):
+    twice = _mark(j, "3", 0)
+    _mark(j, "4", 0)
+    items = outbox.pending_batch(100)
+    outbox.mark_accepted([i for i in items if i.entity_uuid != twice.uuid])
+    outbox.mark_failed([_item_for(items, twice.uuid)], "нет связи", rng=random.Random(1))
+    behind = _mark(j, "5", 1)
+    # The worker's "anything to send?" asks for one item: not the waiting cell before it.
+    assert [i.entity_uuid for i in outbox.pending_batch(1)] == [behind.uuid]
+    later = now() + dt.timedelta(seconds=outbox.BACKOFF_CAP + 1)
+    again = _item_for(outbox.pending_batch(100, now_=later), twice.uuid)
+    assert again.payload["value"] == "4" and len(again.seqs) == 2 and again.attempts == 1
+
+
 def test_backoff_grows_with_jitter_within_bounds_and_a_cap():
     rng = random.Random(7)
     for attempts in range(1, 15):

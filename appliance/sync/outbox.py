@@ -57,7 +57,7 @@ PUBLISHED_MODELS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One coalesced change: the latest entry of an entity and every entry it covers."""
 
@@ -67,7 +67,6 @@ class Item:
     payload: dict[str, Any]
     seqs: tuple[int, ...]  # every covered entry (pending and superseded parked ones)
     attempts: int = 0
-    created_at: dt.datetime | None = None  # of the latest entry
     # For a delete (whose payload is empty): the row as it was before it was deleted,
     # so the adapter knows the natural key (assignment × student …) to clear upstream.
     last_known: dict[str, Any] = field(default_factory=dict)
@@ -85,13 +84,10 @@ class _Row(NamedTuple):
     """One outbox entry as the batch reads it (times as SQLite stores them: text)."""
 
     seq: int
-    entity_type: str
-    entity_uuid: str
     op: str
     payload: str
     state: str
     attempts: int
-    created_at: str
     next_attempt_at: str | None
 
 
@@ -122,71 +118,75 @@ def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int
     an entity with only parked entries is not sent (a new edit brings it back).
     `after_seq` continues a scan where the previous batch of the same run ended (the
     last item's `first_seq`): a large backlog is then read once, not once per batch.
+
+    One scan in order of `seq` reads each pending entry with the number of open
+    (pending or parked) entries of its cell. Most cells have one: that entry is the
+    item. Only a cell edited again is read whole (`_coalesced`).
     """
     at = now_ or now()
-    keys: list[tuple[str, str, int]] = []
+    items: list[Item] = []
     seen: set[tuple[str, str]] = set()
-    cursor = after_seq
-    step = max(limit * 2, 256)
-    # Plain SQL on this path: building peewee queries cost more than running them here.
-    while len(keys) < limit:
-        rows = database.execute_sql(
-            f"SELECT seq, entity_type, entity_uuid, next_attempt_at FROM {_TABLE}"
-            " WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
-            (cursor, step),
-        ).fetchall()
-        for seq, entity_type, entity_uuid, next_attempt_at in rows:
-            cursor = seq
-            key = (entity_type, entity_uuid)
+    # Plain SQL, rows read lazily: the scan stops where the batch is full.
+    cursor = database.execute_sql(
+        f"SELECT o.seq, o.entity_type, o.entity_uuid, o.op, o.payload, o.attempts,"
+        f" o.next_attempt_at, (SELECT COUNT(*) FROM {_TABLE} x WHERE x.entity_uuid ="
+        # `+x.state`: the cell's entries by its uuid, not every pending entry by state
+        f" o.entity_uuid AND +x.state IN ('pending', 'parked')) FROM {_TABLE} o"
+        " WHERE o.state = 'pending' AND o.seq > ? ORDER BY o.seq",
+        (after_seq,),
+    )
+    try:
+        for seq, entity_type, uuid, op, payload, attempts, next_at, open_entries in cursor:
+            key = (entity_type, uuid)
             if key in seen:
                 continue
             seen.add(key)
-            if next_attempt_at is None or _when(next_attempt_at) <= at:
-                keys.append((entity_type, entity_uuid, seq))
-                if len(keys) >= limit:
+            if open_entries > 1:
+                item = _coalesced(entity_type, uuid, at)
+            elif next_at is None or _when(next_at) <= at:
+                item = _item(entity_type, uuid, op, payload, (seq,), attempts)
+            else:
+                continue
+            if item is not None:
+                items.append(item)
+                if len(items) >= limit:
                     break
-        if len(rows) < step:
-            break
-    if not keys:
-        return []
-    entries: dict[tuple[str, str], list[_Row]] = {(t, u): [] for t, u, _ in keys}
-    uuids = [u for _, u, _ in keys]
-    for chunk in _chunks(uuids):
-        rows = database.execute_sql(
-            f"SELECT seq, entity_type, entity_uuid, op, payload, state, attempts, created_at,"
-            f" next_attempt_at FROM {_TABLE} WHERE entity_uuid IN ({_marks(chunk)})"
-            # `+state`: look the cells up by uuid, not every pending entry by state
-            " AND +state IN ('pending', 'parked') ORDER BY seq",
-            list(chunk),
-        ).fetchall()
-        for row in rows:
-            found = entries.get((row[1], row[2]))
-            if found is not None:
-                found.append(_Row(*row))
-    items = []
-    for entity_type, entity_uuid, _ in keys:
-        cell = entries[(entity_type, entity_uuid)]
-        # Most cells have one entry: it is the item (the general rule below, cheaper).
-        covered = cell if len(cell) == 1 else _covered(cell, at)
-        if not covered:
-            continue
-        latest = covered[-1]
-        if latest.state != "pending" or _waits(latest, at):
-            continue
-        payload = json.loads(latest.payload or "{}")
-        items.append(
-            Item(
-                entity_type=entity_type,
-                entity_uuid=entity_uuid,
-                op=latest.op,
-                payload=payload,
-                seqs=tuple(e.seq for e in covered),
-                attempts=max(e.attempts for e in covered if e.state == "pending"),
-                created_at=_when(latest.created_at),
-                last_known=payload if latest.op != "delete" else before_delete(entity_uuid),
-            )
-        )
+    finally:
+        cursor.close()
     return items
+
+
+def _item(
+    entity_type: str, uuid: str, op: str, payload: str, seqs: tuple[int, ...], attempts: int
+) -> Item:
+    data = json.loads(payload or "{}")
+    return Item(
+        entity_type=entity_type,
+        entity_uuid=uuid,
+        op=op,
+        payload=data,
+        seqs=seqs,
+        attempts=attempts,
+        last_known=data if op != "delete" else before_delete(uuid),
+    )
+
+
+def _coalesced(entity_type: str, uuid: str, at: dt.datetime) -> Item | None:
+    """The item of a cell edited more than once: its latest pending entry covers the
+    earlier ones (None when it is not ready, see `_covered`)."""
+    rows = database.execute_sql(
+        f"SELECT seq, op, payload, state, attempts, next_attempt_at FROM {_TABLE}"
+        " WHERE entity_uuid = ? AND entity_type = ? AND +state IN ('pending', 'parked')"
+        " ORDER BY seq",
+        (uuid, entity_type),
+    ).fetchall()
+    covered = _covered([_Row(*row) for row in rows], at)
+    if not covered:
+        return None
+    latest = covered[-1]
+    seqs = tuple(e.seq for e in covered)
+    attempts = max(e.attempts for e in covered if e.state == "pending")
+    return _item(entity_type, uuid, latest.op, latest.payload, seqs, attempts)
 
 
 def _waits(entry: _Row, at: dt.datetime) -> bool:
