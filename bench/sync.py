@@ -14,7 +14,9 @@ Two ways to send the same cells, interleaved in rounds (raw, worker, raw, worker
   time; every write is checked against the emulator's write counts at the end);
 * **worker**: `engine.run_once(settings, client=…, pull=False, max_batches=K)` — reading
   and coalescing the outbox, mapping ids, the requests, recording acceptance and
-  publishing — as the worker does it (a fresh login per run, like the loop).
+  publishing — as the worker does it: one client for all runs, like the loop, whose
+  session serves the next run while it is fresh (`netschool.SESSION_REUSE`); each run
+  still opens a `SyncRun`, reads the id maps and work types and drains its pipeline.
 
 `sync_vs_raw_rate` = worker changes/s ÷ raw changes/s (target ≥ 0.5).
 
@@ -344,12 +346,13 @@ def send_raw(client, batches) -> int:
 # --- the worker -----------------------------------------------------------------------
 
 
-def push_some(settings, url: str, batch_size: int, max_batches: int | None, progress=None):
+def push_some(settings, client, batch_size: int, max_batches: int | None, progress=None):
+    """One run of the worker with the loop's client (its session kept between runs)."""
     from appliance.sync import engine
 
     result = engine.run_once(
         settings,
-        client=client_for(url),
+        client=client,
         pull=False,
         batch_size=batch_size,
         max_batches=max_batches,
@@ -380,8 +383,9 @@ def rss_child(data_dir: Path, url: str, batch_size: int) -> None:
         blocks.append(sys.getallocatedblocks())
 
     pushed = 0
+    client = client_for(url)
     while engine.ready_count():
-        pushed += push_some(settings, url, batch_size, None, progress=sample)
+        pushed += push_some(settings, client, batch_size, None, progress=sample)
     found = {
         "pushed": pushed,
         "python_blocks_before": blocks[0],
@@ -451,7 +455,8 @@ def measure(args) -> dict:
             raw_client = client_for(url)
             raw_client.probe()
             # Warm-up, not timed: ids matched by names, work types read, one batch each.
-            worker_done = push_some(settings, url, args.batch_size, 1)
+            worker_client = client_for(url)  # the loop's: one session for its runs
+            worker_done = push_some(settings, worker_client, args.batch_size, 1)
             raw_done = send_raw(raw_client, batches[:1])
             raw_s = worker_s = 0.0
             raw_timed = worker_timed = 0
@@ -464,7 +469,7 @@ def measure(args) -> dict:
                 for _ in range(RAW_REPEAT):
                     raw_timed += send_raw(raw_client, chunk)
                 t1 = time.perf_counter()
-                pushed = push_some(settings, url, args.batch_size, per_round)
+                pushed = push_some(settings, worker_client, args.batch_size, per_round)
                 t2 = time.perf_counter()
                 raw_s, worker_s = raw_s + t1 - t0, worker_s + t2 - t1
                 worker_timed += pushed

@@ -96,3 +96,98 @@ def test_an_address_with_a_space_is_refused(db, settings):
 
     with pytest.raises(sync_settings.SyncSettingsError, match="пробел"):
         sync_settings.save(settings, url="https://asu rso.ru", school="1")
+
+
+def _clients_made(monkeypatch) -> list:
+    """Every client the engine makes from the settings, to look at its session."""
+    made = []
+    real = sync_settings.client
+
+    def client(settings):
+        found = real(settings)
+        made.append(found)
+        return found
+
+    monkeypatch.setattr(sync_settings, "client", client)
+    return made
+
+
+def _sent(mark) -> bool:
+    from appliance.models import Mark
+    from appliance.sync import outbox
+
+    return outbox.counts()["pending"] == 0 and Mark.get_by_id(mark.id).published_at is not None
+
+
+def _wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _mark(school, value: str, index: int = 0):
+    from appliance import journal
+
+    teacher = school.users["teacher"]
+    lesson = school.group.lessons.order_by("date", "number").first()
+    assignment = journal.default_assignment(lesson, user=teacher, ip="t")
+    student = school.students["5А"][index]
+    return journal.set_mark(assignment, student.id, value, user=teacher, ip="t")
+
+
+def test_the_loop_keeps_one_session_while_runs_follow_each_other(
+    db, settings, school, upstream, monkeypatch
+):
+    """One login for a busy lesson, not one per run; an expired session is logged into
+    again without a failed run; an idle session is ended (logout)."""
+    import urllib.request
+
+    from appliance.sync import netschool
+
+    url, store, _ = upstream
+    sync_settings.save(settings, url=url, school="1", login=LOGIN, password=PASSWORD)
+    made = _clients_made(monkeypatch)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=engine.loop,
+        args=(settings, stop),
+        kwargs={"interval": 0.05, "pull_every": 3600.0},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        for value, index in (("5", 0), ("4", 1), ("3", 2)):
+            mark = _mark(school, value, index)
+            _wait_until(lambda m=mark: _sent(m))
+        assert SyncRun.select().where(SyncRun.status == "ok").count() >= 3
+        assert len(made) == 1 and made[0].logins == 1, "one login serves the runs"
+
+        # АСУ РСО forgets the session: the next run logs in again and goes through.
+        urllib.request.urlopen(urllib.request.Request(f"{url}/_emulator/expire", method="POST"))
+        mark = _mark(school, "2", 0)
+        _wait_until(lambda: _sent(mark))
+        assert made[0].logins == 2 and len(made) == 1
+        assert not SyncRun.select().where(SyncRun.status.not_in(("ok", "running"))).exists()
+
+        # Nothing to send for longer than the reuse time: the session is ended.
+        monkeypatch.setattr(engine, "SESSION_REUSE", 0.2)
+        _wait_until(lambda: made[0].at is None)
+        monkeypatch.setattr(netschool, "SESSION_REUSE", 0.2)
+        mark = _mark(school, "5", 1)
+        _wait_until(lambda: _sent(mark))
+        assert made[0].logins == 3
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert made[0].at is None, "the stopped loop logged out"
+    assert sorted(m["mark"] for m in store.state()["marks"]) == ["2", "3", "5"]
+
+
+def test_a_run_without_a_client_ends_its_own_session(db, settings, school, upstream, monkeypatch):
+    url, _, _ = upstream
+    sync_settings.save(settings, url=url, school="1", login=LOGIN, password=PASSWORD)
+    made = _clients_made(monkeypatch)
+    _mark(school, "4")
+    assert engine.run_once(settings, pull=False).status == "ok"
+    assert len(made) == 1 and made[0].logins == 1 and made[0].at is None

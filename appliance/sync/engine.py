@@ -34,7 +34,13 @@ from ..school_calendar import current_year
 from . import outbox
 from . import settings as sync_settings
 from .credentials import CredentialsError
-from .netschool import NeedsManualAction, NetSchoolClient, NetSchoolError, Unavailable
+from .netschool import (
+    SESSION_REUSE,
+    NeedsManualAction,
+    NetSchoolClient,
+    NetSchoolError,
+    Unavailable,
+)
 from .push import Outcome, Prepared, Pusher
 
 log = logging.getLogger(__name__)
@@ -103,7 +109,11 @@ def run_once(
 ) -> RunResult:
     """Push what is ready, then pull (when `pull`); record the run; never raise for
     the upstream's troubles (they become the result's status). With `wait` False a
-    run already going elsewhere makes this one return "busy" at once."""
+    run already going elsewhere makes this one return "busy" at once.
+
+    Without a `client` one is made from the settings, and its session ends with the
+    run. A `client` passed in keeps its session for the caller's next run (the loop's).
+    """
     with exclusive(settings, wait) as mine:
         if not mine:
             return RunResult("busy", "Синхронизация уже идёт.")
@@ -119,6 +129,7 @@ def _run(
     max_batches: int | None,
 ) -> RunResult:
     config = sync_settings.load(settings)
+    owned = client is None  # made here: its session ends with the run
     if client is None:
         try:
             client = sync_settings.client(settings)
@@ -142,7 +153,8 @@ def _run(
     result = RunResult("ok")
     report = progress or (lambda done, total, message: None)
     try:
-        client.handshake()  # the probe, and a wrong password found now, not mid-batch
+        # a wrong password found now, not mid-batch; a session the loop holds goes on
+        client.session()
         if restored(settings):
             _reconcile_restored(settings, client, result, report)
         _check_delayed(client, run, result, report)
@@ -164,7 +176,7 @@ def _run(
     except Exception as exc:  # a bug must not leave the run "running" nor kill the loop
         log.exception("sync run failed")
         result.status, result.message = "error", f"Сбой синхронизации: {exc}"
-    if result.status == "ok":
+    if owned and result.status == "ok":
         client.logout()
     return _finish(run, result)
 
@@ -411,6 +423,7 @@ def loop(
     offline_wait = interval
     last_pull = 0.0
     blocked_at: tuple[float, ...] | None = None  # settings as they were when a person was needed
+    held: _Session | None = None
     while not stop.is_set():
         try:
             config = sync_settings.load(settings)
@@ -423,7 +436,9 @@ def loop(
                 pull_due = clock - last_pull >= pull_every
                 if pull_due or _has_ready():
                     stamp = _settings_stamp(settings)
-                    result = run_once(settings, pull=pull_due, wait=False)
+                    held = _session_for(settings, held, stamp)
+                    client = held.client if held is not None else None
+                    result = run_once(settings, client=client, pull=pull_due, wait=False)
                     if result.status == "ok":
                         last_pull = clock if pull_due else last_pull
                         offline_wait = interval
@@ -436,13 +451,42 @@ def loop(
                         wait = interval
                     else:  # needs_action: not again until the settings change
                         blocked_at = stamp
+                        held = None
                         wait = interval
                 else:
                     wait = interval
+                    if held is not None and held.client.idle() >= SESSION_REUSE:
+                        held.client.logout()  # nothing to send for a while
         except Exception:  # the loop must outlive any one bad run
             log.exception("sync run failed")
             wait = min(OFFLINE_CAP, wait * 2)
         stop.wait(wait)
+    if held is not None:
+        held.client.logout()
+
+
+@dataclass
+class _Session:
+    """The loop's client, kept from run to run: one login serves the runs of a busy
+    time (`SESSION_REUSE`), not one login per run every few seconds."""
+
+    stamp: tuple[float, ...]  # the settings it was made from (`_settings_stamp`)
+    client: NetSchoolClient
+
+
+def _session_for(
+    settings: Settings, held: _Session | None, stamp: tuple[float, ...]
+) -> _Session | None:
+    """The loop's client for the next run: the one held, unless the settings changed."""
+    if held is not None and held.stamp == stamp:
+        return held
+    if held is not None:
+        held.client.logout()
+    try:
+        client = sync_settings.client(settings)
+    except CredentialsError:
+        return None  # `run_once` makes the client itself and reports why it cannot
+    return _Session(stamp, client) if client is not None else None
 
 
 def _last_status() -> str:

@@ -160,6 +160,12 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+# A session answered within this many seconds is used again by the next run instead of
+# logging in anew: a login is four requests and a record in АСУ РСО's log of entries, and
+# the worker runs every few seconds while teachers enter marks. Well inside the session
+# time-out servers give (`timeOut`, 45 minutes seen); an expired one is logged into again.
+SESSION_REUSE = 300.0
+
 GOSUSLUGI = (
     "Регион требует входа через Госуслуги (ЕСИА): вход служебной учётной записи по "
     "логину и паролю отключён. Синхронизация остановлена — нужна помощь администратора."
@@ -199,6 +205,7 @@ class NetSchoolClient:
         self.at: str | None = None
         self.school_id: int | None = None
         self.logins = 0  # handshakes done (tests, the status page)
+        self.answered_at = 0.0  # time.monotonic() of the session's last answered call
 
     # --- low level ---------------------------------------------------------------
 
@@ -275,6 +282,7 @@ class NetSchoolClient:
     def _result(self, answer: Response, write: bool) -> Any:
         status = answer.status
         if 200 <= status < 300:
+            self.answered_at = time.monotonic()
             return answer.json()
         reason = _message(answer) or f"HTTP {status}"
         if status in (401, 403):
@@ -333,7 +341,18 @@ class NetSchoolClient:
             )
         self.at = str(token)
         self.logins += 1
+        self.answered_at = time.monotonic()
         return self.at
+
+    def idle(self) -> float:
+        """Seconds since the session last answered (infinite without a session)."""
+        return time.monotonic() - self.answered_at if self.at else float("inf")
+
+    def session(self) -> None:
+        """Log in, unless the session answered within `SESSION_REUSE` seconds: then it is
+        used again (should АСУ РСО have ended it anyway, `_call` logs in once more)."""
+        if self.idle() >= SESSION_REUSE:
+            self.handshake()
 
     @staticmethod
     def _login_refused(answer: Response) -> None:
