@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..db import write
-from ..models import OutboxEntry, School, SyncRun, now
+from ..models import OutboxEntry, School, SyncRun, database, now
 from ..school_calendar import current_year
 from . import outbox
 from . import settings as sync_settings
@@ -41,7 +41,7 @@ from .netschool import (
     NetSchoolError,
     Unavailable,
 )
-from .push import Outcome, Prepared, Pusher
+from .push import Prepared, Pusher
 
 log = logging.getLogger(__name__)
 
@@ -189,80 +189,117 @@ def _push_all(
     max_batches: int | None,
     counted: bool = True,
 ) -> None:
-    """Push ready batches, one request in flight while the next batch is prepared.
-
-    The requests of a batch go from a second thread while this one prepares the next
-    batch (reading the outbox, committing its attempt) and records the previous one:
-    the box's bookkeeping overlaps the wait for АСУ РСО instead of adding to it.
-    Batches still go out one after another, in order. A batch prepared behind one that
-    failed is not sent: its attempt is already committed, so the next run reads its
-    cells back before writing them (as after a lost answer).
+    """Push ready batches (see `_Pipeline`).
 
     The cells to send are counted only for a progress bar (`counted`): with a backlog
     the count costs as much as a batch, and the loop shows no bar.
     """
     total = ready_count() if counted else 0
     report(0, total, "Отправка изменений в АСУ РСО…")
-    pusher = Pusher(client, year_of=current_year)
-    batches = 0
-    cursor = 0  # where the scan of the outbox goes on from, within this run
-    in_flight: tuple[Prepared, Future] | None = None
+    with _Pipeline(Pusher(client, year_of=current_year), result, report, total) as pipeline:
+        pipeline.run(batch_size, max_batches)
 
-    def record(done: Prepared) -> Outcome:
+
+class _Pipeline:
+    """Batches pushed by three threads at once.
+
+    While batch N+1 is in flight (the sender thread), batch N is recorded (the recorder
+    thread: acceptance, bases, publishing) and the calling thread reads and prepares
+    batch N+2 (the outbox, the ids, the committed attempt). The box's bookkeeping
+    overlaps the wait for АСУ РСО instead of adding to it, and SQLite, which lets go of
+    the GIL, works beside the Python of the other two. Batches leave one after another,
+    in order, and are recorded in that order. A batch prepared behind one that failed
+    is not sent: its attempt is already committed, so the next run reads its cells back
+    before writing them (as after a lost answer). Whatever happens, a batch that was
+    sent is recorded before the run ends.
+    """
+
+    def __init__(self, pusher: Pusher, result: RunResult, report: Progress, total: int):
+        self.pusher, self.result, self.report, self.total = pusher, result, report, total
+        self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send")
+        self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-record")
+        self.in_flight: tuple[Prepared, Future] | None = None
+        self.recording: list[Future] = []
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            self._drain(quiet=kind is not None)
+        finally:
+            self.sender.shutdown()
+            self.recorder.submit(database.close).result()  # the recorder's own connection
+            self.recorder.shutdown()
+
+    def run(self, batch_size: int, max_batches: int | None) -> None:
+        batches = 0
+        cursor = 0  # where the scan of the outbox goes on from, within this run
+        while True:
+            while self.recording and self.recording[0].done():
+                self.recording.pop(0).result()  # a failed recording stops the run
+            prepared = None
+            if max_batches is None or batches < max_batches:
+                items = outbox.pending_batch(batch_size, after_seq=cursor)
+                if items:
+                    cursor = items[-1].first_seq
+                    batches += 1
+                    prepared = self.pusher.prepare(items)
+            if self.in_flight is None:
+                if prepared is None:
+                    return
+                self._send(prepared)
+                continue
+            done, request = self.in_flight
+            request.result()  # should it raise, `_drain` records the batch
+            self.in_flight = None
+            self.recording.append(self.recorder.submit(self._record, done))
+            if done.result.failed:
+                # The upstream is in trouble: stop; the loop comes back after a wait.
+                self.result.status = "offline"
+                self.result.message = f"Отправка прервалась: {done.result.error}"
+                self.result.retry_after = done.result.retry_after
+                return
+            if prepared is None:
+                return
+            self._send(prepared)
+
+    def _send(self, prepared: Prepared) -> None:
+        self.in_flight = (prepared, self.sender.submit(self.pusher.send, prepared))
+
+    def _record(self, done: Prepared) -> None:
         """Store what came of a batch (accepted, parked, failed) and count it."""
-        pusher.record(done.result)
-        outcome = done.result
+        self.pusher.record(done.result)
+        outcome, result = done.result, self.result
         result.pushed += len(outcome.accepted)
         result.parked += len(outcome.parked)
         result.failed += len(outcome.failed)
         sent = result.pushed + result.parked + result.failed
-        report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
-        return outcome
+        total = self.total
+        self.report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
 
-    def settle(done: Prepared, request: Future) -> None:
-        """Wait for a batch in flight and record it, whatever happened to it."""
-        try:
-            request.result()
-        finally:
-            record(done)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send") as sender:
-        try:
-            while True:
-                prepared = None
-                if max_batches is None or batches < max_batches:
-                    items = outbox.pending_batch(batch_size, after_seq=cursor)
-                    if items:
-                        cursor = items[-1].first_seq
-                        batches += 1
-                        prepared = pusher.prepare(items)
-                if in_flight is None:
-                    if prepared is None:
-                        return
-                    in_flight = (prepared, sender.submit(pusher.send, prepared))
-                    continue
-                done, request = in_flight
-                in_flight = None
-                try:
-                    request.result()
-                except BaseException:
-                    record(done)
-                    raise
-                if done.result.failed:
-                    # The upstream is in trouble: stop; the loop comes back after a wait.
-                    record(done)
-                    result.status = "offline"
-                    result.message = f"Отправка прервалась: {done.result.error}"
-                    result.retry_after = done.result.retry_after
-                    return
-                if prepared is not None:  # it leaves now: recording `done` overlaps its flight
-                    in_flight = (prepared, sender.submit(pusher.send, prepared))
-                record(done)
-                if in_flight is None:
-                    return
-        finally:
-            if in_flight is not None:  # something failed here while a batch was in flight
-                settle(*in_flight)
+    def _drain(self, quiet: bool) -> None:
+        """Wait for the batch in flight and record it, then wait for every recording.
+        `quiet`: an error is already on its way out; one found here is only logged."""
+        failure: BaseException | None = None
+        if self.in_flight is not None:
+            done, request = self.in_flight
+            self.in_flight = None
+            try:
+                request.result()
+            except BaseException as exc:  # what it got is recorded all the same
+                failure = exc
+            self.recording.append(self.recorder.submit(self._record, done))
+        for future in self.recording:
+            try:
+                future.result()
+            except Exception as exc:
+                failure = failure or exc
+        self.recording.clear()
+        if failure is not None:
+            if not quiet:
+                raise failure
+            log.error("sync pipeline: %s", failure, exc_info=failure)
 
 
 INSTANCE_FILE = "sync.instance"

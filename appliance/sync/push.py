@@ -124,7 +124,8 @@ def _date(value: str | dt.date) -> dt.date:
 
 def _ref(data: dict[str, Any], name: str) -> Any:
     """A foreign key in a row snapshot (`db.snapshot` keeps the field's name)."""
-    return data.get(name, data.get(f"{name}_id"))
+    found = data.get(name)
+    return found if found is not None or name in data else data.get(name + "_id")
 
 
 @dataclass
