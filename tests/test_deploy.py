@@ -4,11 +4,14 @@ Always on (fast): shellcheck on every script, `systemd-analyze verify` of the un
 their program paths faked, and the lines that make the services restart for ever, stay
 hardened and reach the data and the archive stick. Marked ``deploy`` (slow, root,
 network: EZH_DEPLOY_TEST=1): the real install in a throw-away Debian root
-(deploy/raspi/test-in-chroot.sh).
+(deploy/raspi/test-in-chroot.sh), the installed root booted (test-boot.sh) and the box
+reached at http://ezh.local/ from a second machine on a virtual LAN, also after a
+reboot (test-lan.sh).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -349,3 +352,18 @@ def test_installed_box_boots_and_heals(tmp_path):
     80, a SIGKILLed server is back by itself, upgrade and rollback with live services."""
     root = Path(os.environ.get("EZH_BOOT_ROOT", "/tmp/ezh-boot-root"))
     run_deploy_script("test-boot.sh", root, tmp_path / "test-boot.log")
+
+
+@deploy
+@pytest.mark.skipif(bool(deploy_test_possible()), reason=deploy_test_possible() or "-")
+@pytest.mark.skipif(shutil.which("systemd-nspawn") is None, reason="нет systemd-nspawn")
+def test_box_answers_at_ezh_local_on_a_lan(tmp_path):
+    """The installed box and a teacher's computer (nss-mdns, avahi) booted on one virtual
+    LAN with nothing leaving the machine: ezh.local resolves to the box by mDNS only, its
+    /healthz and Russian first page answer there, avahi announces "ЭЖ-box (ezh)" on port
+    80, and after a power-off and a fresh boot it answers there again by itself."""
+    root = Path(os.environ.get("EZH_LAN_ROOT", "/tmp/ezh-lan-root"))
+    last = run_deploy_script("test-lan.sh", root, tmp_path / "test-lan.log")
+    summary = json.loads(last)
+    assert summary["reboot_to_ezh_local_s"] > 0
+    assert summary["resolve_s"] <= summary["boot_to_ezh_local_s"]

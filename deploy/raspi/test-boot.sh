@@ -20,89 +20,32 @@ MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 NSPAWN_PID=""
 WHEELS=/var/cache/ezh-wheels # inside the root
 
-for tool in debootstrap systemd-nspawn nsenter; do
-    command -v "$tool" >/dev/null || {
-        echo "нужен $tool (apt-get install -y debootstrap systemd-container)" >&2
-        exit 1
-    }
-done
-[[ $EUID -eq 0 ]] || {
-    echo "запустите от root" >&2
-    exit 1
-}
-
-EXTRA_ENV=()
-if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-    EXTRA_ENV=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
-fi
-
-unmount_all() {
-    for mnt in src dev/pts dev sys proc; do
-        if mountpoint -q "$ROOT/$mnt"; then umount -l "$ROOT/$mnt" || true; fi
-    done
-}
+need_root_and debootstrap systemd-nspawn nsenter
 
 cleanup() {
-    if [[ -n $NSPAWN_PID ]] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-        kill "$NSPAWN_PID" || true # nspawn asks the container's systemd to shut down
-        for _ in $(seq 1 30); do
-            kill -0 "$NSPAWN_PID" 2>/dev/null || break
-            sleep 1
-        done
-        kill -9 "$NSPAWN_PID" 2>/dev/null || true
-    fi
+    stop_container "$NSPAWN_PID"
     unmount_all
 }
 trap cleanup EXIT
-
-# A fresh bookworm root with ЭЖ-box installed by install.sh in a chroot.
-make_root() {
-    unmount_all
-    fresh_root
-    mount_root
-    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-        LANG=C.UTF-8 EZH_NO_SYSTEMD=1 "${EXTRA_ENV[@]}" \
-        chroot "$ROOT" /src/deploy/raspi/install.sh >"$ROOT/root/install.log" 2>&1 || {
-        tail -n 30 "$ROOT/root/install.log"
-        exit 1
-    }
-    # Wheels for the upgrade test (with the build backend): the booted box has no
-    # network, only loopback.
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "${EXTRA_ENV[@]}" chroot "$ROOT" \
-        /opt/ezh/bin/pip wheel --quiet --disable-pip-version-check -w "$WHEELS" /src hatchling
-    rm -f "$ROOT/usr/sbin/policy-rc.d"
-    unmount_all
-}
 
 started=$SECONDS
 echo "######## корень и установка (chroot)"
 if [[ ${EZH_BOOT_REUSE:-0} == 1 && -L $ROOT/opt/ezh ]]; then
     echo "(EZH_BOOT_REUSE=1: беру уже установленный $ROOT)"
 else
-    make_root
+    # Wheels for the upgrade test (with the build backend): the booted box has no
+    # network, only loopback.
+    make_root /opt/ezh/bin/pip wheel --quiet --disable-pip-version-check -w "$WHEELS" \
+        /src hatchling
 fi
 install_s=$((SECONDS - started))
 echo "установлено за $install_s с"
 
 echo "######## загрузка (systemd-nspawn --boot --private-network)"
 boot_start=$SECONDS
-systemd-nspawn -q --register=no --keep-unit --private-network -D "$ROOT" --boot \
-    --bind-ro="$SRC:/src" \
-    >"/tmp/ezh-boot-console.log" 2>&1 &
-NSPAWN_PID=$!
-# The container's PID 1 (nspawn's first child may be a short-lived helper).
 leader=""
-for _ in $(seq 1 30); do
-    leader=$(pgrep -P "$NSPAWN_PID" -x systemd | head -1 || true)
-    [[ -n $leader ]] && break
-    sleep 1
-done
-[[ -n $leader ]] || {
-    echo "контейнер не запустился:" >&2
-    tail -n 30 /tmp/ezh-boot-console.log >&2
-    exit 1
-}
-inside() { nsenter -t "$leader" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+boot_root NSPAWN_PID leader /tmp/ezh-boot-console.log --private-network --bind-ro="$SRC:/src"
+inside() { enter "$leader" "$@"; }
 
 # Up to 120 s for the server to answer on port 80.
 health=""

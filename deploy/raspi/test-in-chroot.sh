@@ -34,14 +34,6 @@ command -v debootstrap >/dev/null || {
     exit 1
 }
 
-# A network whose HTTPS goes through an inspecting proxy has its CA in
-# /usr/local/share/ca-certificates: the root gets it too (ca-certificates, installed by
-# install.sh, adds it to the system bundle) and pip is told to use that bundle.
-EXTRA_ENV=()
-if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-    EXTRA_ENV=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
-fi
-
 in_root() {
     env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOME=/root LANG=C.UTF-8 TERM=dumb EZH_NO_SYSTEMD=1 "${EXTRA_ENV[@]}" \
