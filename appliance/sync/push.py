@@ -155,7 +155,7 @@ class Pusher:
         self._year_of = year_of
         self.refreshed = False
         self.report: match.MatchReport | None = None
-        self._ids: dict[str, dict[str, str]] = {}
+        self._ids: dict[str, dict[str, tuple[str] | None]] = {}  # entity → uuid → row
         self._types: dict[str, int] | None = None
         self.down: Unavailable | None = None  # set when АСУ РСО stops answering mid-batch
         # Rows as plain tuples, fetched for a whole batch in a few IN queries and kept
@@ -175,9 +175,17 @@ class Pusher:
     # --- ids -----------------------------------------------------------------------
 
     def _id(self, entity: str, uuid: str) -> str | None:
-        if entity not in self._ids:
-            self._ids[entity] = match.known(entity)
-        return self._ids[entity].get(uuid)
+        """АСУ РСО's id of a box row (None: not matched), looked up one by one as a run
+        needs them: a school's year holds tens of thousands of matched lessons, a run
+        a few."""
+        ids = self._ids.setdefault(entity, {})
+        if uuid not in ids:
+            ids[uuid] = database.execute_sql(
+                'SELECT remote_id FROM "id_map" WHERE entity_type = ? AND local_uuid = ?',
+                (entity, uuid),
+            ).fetchone()
+        found = ids[uuid]
+        return found[0] if found else None
 
     def _refresh(self) -> None:
         """Match again (once per run) when a change needs a row not matched yet."""
@@ -204,15 +212,12 @@ class Pusher:
         them («Неизвестный ученик 10377 в группе 20176» tells an admin nothing)."""
 
         def named(found: re.Match, entity: str) -> str:
-            by_remote = {remote: uuid for uuid, remote in match_ids(entity).items()}
-            local = by_remote.get(found.group(2))
-            name = _name_of(entity, local) if local else None
+            local = database.execute_sql(
+                'SELECT local_uuid FROM "id_map" WHERE entity_type = ? AND remote_id = ?',
+                (entity, found.group(2)),
+            ).fetchone()
+            name = _name_of(entity, local[0]) if local else None
             return f"{found.group(1)} {name}" if name else found.group(0)
-
-        def match_ids(entity: str) -> dict[str, str]:
-            if entity not in self._ids:
-                self._ids[entity] = match.known(entity)
-            return self._ids[entity]
 
         text = re.sub(r"(учени\w*)\s+(\d+)", lambda m: named(m, "Person"), reason)
         text = re.sub(r"(групп\w*)\s+(\d+)", lambda m: named(m, "SubjectGroup"), text)
