@@ -278,19 +278,28 @@ def worker(data: str, once: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"Фоновые задания: {settings.data_dir} (Ctrl+C — остановить)")
-    _start_sync_thread(settings, stop)
+    sync = _start_sync_thread(settings, stop)
     jobs.work(settings, stop)
+    # A run in progress sends no new batch once `stop` is set; the batch in flight is
+    # awaited and recorded (within systemd's TimeoutStopSec=20). Should it not finish,
+    # the next start reads its cells back before writing: nothing is sent twice.
+    sync.join(timeout=SYNC_STOP_WAIT)
 
 
-def _start_sync_thread(settings, stop) -> None:
+SYNC_STOP_WAIT = 15.0  # seconds the stopping worker waits for the sync run in progress
+
+
+def _start_sync_thread(settings, stop):
     """The sync loop beside the jobs: it idles until АСУ РСО is configured."""
     import threading
 
     from .sync import engine
 
-    threading.Thread(
+    thread = threading.Thread(
         target=engine.loop, args=(settings, stop), name="ezh-sync", daemon=True
-    ).start()
+    )
+    thread.start()
+    return thread
 
 
 @main.command("migrate")

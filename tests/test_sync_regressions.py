@@ -7,6 +7,8 @@ import datetime as dt
 import threading
 import time
 
+import pytest
+
 from appliance import journal
 from appliance.models import (
     Assignment,
@@ -296,3 +298,72 @@ def test_a_lesson_resent_keeps_a_field_changed_in_asu_rso(school, upstream, sett
     OutboxEntry.update(next_attempt_at=None).execute()
     assert engine.run_once(settings, client=client_for(url), pull=False).status == "ok"
     assert [(x["theme"], x["homework"]) for x in store.state()["lessons"]] == [("Дроби", "стр. 99")]
+
+
+def test_a_slow_upstream_does_not_get_a_cell_twice_in_one_run(
+    school, upstream, settings, monkeypatch
+):
+    """A cell's retry time passes while its batch is still being recorded (a slow
+    АСУ РСО, a short backoff): the run does not take it again."""
+    url, store, _ = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    user = teacher(school)
+    a, b, c = school.students["5А"][:3]
+    for student, value in ((a, "3"), (b, "4"), (c, "5"), (a, "2")):  # a: edited twice
+        journal.set_mark(assignment, student.id, value, user=user, ip="t")
+    monkeypatch.setattr(outbox, "backoff", lambda attempts, rng=None: 0.0)
+    real_record = pushmod.Pusher.record
+
+    def slow_record(self, outcome):
+        time.sleep(0.3)  # the next scans run before this batch is recorded
+        real_record(self, outcome)
+
+    monkeypatch.setattr(pushmod.Pusher, "record", slow_record)
+    result = engine.run_once(settings, client=client_for(url), pull=False, batch_size=1)
+    assert result.status == "ok", result.message
+    assert result.pushed == 3, "each cell counted once"
+    assert sorted(m["mark"] for m in store.state()["marks"]) == ["2", "4", "5"]
+    assert sorted(store.state()["writeCounts"].values()) == [1, 1, 2]  # a: first_sync too
+    assert outbox.counts()["pending"] == 0
+
+
+def test_a_stopping_worker_sends_no_new_batch_and_records_what_it_sent(
+    school, upstream, settings, monkeypatch
+):
+    url, store, _ = upstream
+    lesson, assignment = first_sync(school, settings, url)
+    user = teacher(school)
+    students = school.students["5А"][:3]
+    for student in students:
+        journal.set_mark(assignment, student.id, "4", user=user, ip="t")
+    stop = threading.Event()
+    real_send = pushmod.Pusher.send
+
+    def send(self, prepared):
+        stop.set()  # SIGTERM arrives while the first batch is in flight
+        return real_send(self, prepared)
+
+    monkeypatch.setattr(pushmod.Pusher, "send", send)
+    result = engine.run_once(settings, client=client_for(url), pull=True, batch_size=1, stop=stop)
+    assert result.status == "ok", result.message
+    sent = len(store.state()["marks"])
+    assert 1 <= sent < len(students), "no batch was prepared after the stop"
+    accepted = Mark.select().where(Mark.published_at.is_null(False)).count()
+    assert accepted == sent, "every batch that went out is recorded"
+    assert result.pulled == 0  # no pull after a stop
+
+
+def test_a_session_that_answers_nonsense_is_not_reused(settings):
+    """A server that answers an ended session with a page (200, not JSON) must not keep
+    the session looking fresh: the next run logs in again."""
+    from appliance.sync.netschool import SESSION_REUSE, NetSchoolClient, ProtocolError, Response
+
+    class Page:
+        def send(self, method, url, headers, body, timeout):
+            return Response(200, {"content-type": "text/html"}, b"<html>login</html>")
+
+    client = NetSchoolClient("http://asu.example", "ezh-sync", "x", 1, session=Page())
+    client.at = "token"  # a session the loop holds
+    with pytest.raises(ProtocolError):
+        client.context()
+    assert client.idle() >= SESSION_REUSE  # the next run logs in

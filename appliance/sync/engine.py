@@ -24,6 +24,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ PULL_EVERY = 15 * 60.0  # seconds between pulls of the journals
 OFFLINE_CAP = 300.0  # never wait longer than this for the connection to come back
 LOCK_FILE = "sync.lock"
 CHECK_AFTER = 120.0  # seconds an edit may wait before it is compared with АСУ РСО first
+LOGOUT_WAIT = 3.0  # seconds a logout may take (a stopping worker must not hang on it)
 
 
 @dataclass
@@ -106,6 +108,7 @@ def run_once(
     batch_size: int | None = None,
     max_batches: int | None = None,
     wait: bool = True,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Push what is ready, then pull (when `pull`); record the run; never raise for
     the upstream's troubles (they become the result's status). With `wait` False a
@@ -113,11 +116,13 @@ def run_once(
 
     Without a `client` one is made from the settings, and its session ends with the
     run. A `client` passed in keeps its session for the caller's next run (the loop's).
+    `stop` set (the worker is stopping): no new batch is sent, nothing is pulled; the
+    batch in flight is waited for and recorded.
     """
     with exclusive(settings, wait) as mine:
         if not mine:
             return RunResult("busy", "Синхронизация уже идёт.")
-        return _run(settings, client, progress, pull, batch_size, max_batches)
+        return _run(settings, client, progress, pull, batch_size, max_batches, stop)
 
 
 def _run(
@@ -127,6 +132,7 @@ def _run(
     pull: bool,
     batch_size: int | None,
     max_batches: int | None,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     config = sync_settings.load(settings)
     owned = client is None  # made here: its session ends with the run
@@ -159,9 +165,11 @@ def _run(
             _reconcile_restored(settings, client, result, report)
         _check_delayed(client, run, result, report)
         size = batch_size or config.batch_size
-        _push_all(client, result, report, size, max_batches, counted=progress is not None)
+        _push_all(
+            client, result, report, size, max_batches, counted=progress is not None, stop=stop
+        )
         notes: list[str] = []
-        if pull and result.status == "ok":
+        if pull and result.status == "ok" and not (stop is not None and stop.is_set()):
             notes = _pull_all(client, config, result, report)
         if result.status == "ok":
             result.message = " ".join([_summary(result), *notes])
@@ -188,6 +196,7 @@ def _push_all(
     batch_size: int,
     max_batches: int | None,
     counted: bool = True,
+    stop: threading.Event | None = None,
 ) -> None:
     """Push ready batches (see `_Pipeline`).
 
@@ -196,7 +205,8 @@ def _push_all(
     """
     total = ready_count() if counted else 0
     report(0, total, "Отправка изменений в АСУ РСО…")
-    with _Pipeline(Pusher(client, year_of=current_year), result, report, total) as pipeline:
+    pusher = Pusher(client, year_of=current_year)
+    with _Pipeline(pusher, result, report, total, stop) as pipeline:
         pipeline.run(batch_size, max_batches)
 
 
@@ -214,23 +224,36 @@ class _Pipeline:
     sent is recorded before the run ends.
     """
 
-    def __init__(self, pusher: Pusher, result: RunResult, report: Progress, total: int):
+    def __init__(
+        self,
+        pusher: Pusher,
+        result: RunResult,
+        report: Progress,
+        total: int,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.pusher, self.result, self.report, self.total = pusher, result, report, total
+        self.stop = stop  # set: no new batch; what is in flight is waited for and recorded
         self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send")
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-record")
         self.in_flight: tuple[Prepared, Future] | None = None
         self.recording: list[Future] = []
+        self.taken: set[tuple[str, str]] = set()  # cells this run has prepared
 
     def __enter__(self) -> _Pipeline:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
         try:
-            self._drain(quiet=kind is not None)
+            self._drain(error)
         finally:
             self.sender.shutdown()
-            self.recorder.submit(database.close).result()  # the recorder's own connection
-            self.recorder.shutdown()
+            try:
+                self.recorder.submit(database.close).result()  # the recorder's connection
+            except RuntimeError:
+                pass  # the interpreter is exiting: the connection goes with the process
+            finally:
+                self.recorder.shutdown()
 
     def run(self, batch_size: int, max_batches: int | None) -> None:
         batches = 0
@@ -239,10 +262,12 @@ class _Pipeline:
             while self.recording and self.recording[0].done():
                 self.recording.pop(0).result()  # a failed recording stops the run
             prepared = None
-            if max_batches is None or batches < max_batches:
-                items = outbox.pending_batch(batch_size, after_seq=cursor)
+            more = max_batches is None or batches < max_batches
+            if more and not (self.stop is not None and self.stop.is_set()):
+                items = outbox.pending_batch(batch_size, after_seq=cursor, exclude=self.taken)
                 if items:
-                    cursor = items[-1].first_seq
+                    cursor = items[-1].at_seq
+                    self.taken.update((i.entity_type, i.entity_uuid) for i in items)
                     batches += 1
                     prepared = self.pusher.prepare(items)
             if self.in_flight is None:
@@ -252,8 +277,8 @@ class _Pipeline:
                 continue
             done, request = self.in_flight
             request.result()  # should it raise, `_drain` records the batch
+            self._to_recorder(done)
             self.in_flight = None
-            self.recording.append(self.recorder.submit(self._record, done))
             if done.result.failed:
                 # The upstream is in trouble: stop; the loop comes back after a wait.
                 self.result.status = "offline"
@@ -267,6 +292,14 @@ class _Pipeline:
     def _send(self, prepared: Prepared) -> None:
         self.in_flight = (prepared, self.sender.submit(self.pusher.send, prepared))
 
+    def _to_recorder(self, done: Prepared) -> None:
+        """Record a batch whose requests are over, on the recorder thread, in order."""
+        try:
+            self.recording.append(self.recorder.submit(self._record, done))
+        except RuntimeError:  # the interpreter is exiting: no new threads, record here
+            wait_for(self.recording)  # after the batches before it (errors: `_drain`)
+            self._record(done)
+
     def _record(self, done: Prepared) -> None:
         """Store what came of a batch (accepted, parked, failed) and count it."""
         self.pusher.record(done.result)
@@ -278,28 +311,33 @@ class _Pipeline:
         total = self.total
         self.report(min(sent, total), max(total, sent), f"Отправлено {result.pushed} из {total}")
 
-    def _drain(self, quiet: bool) -> None:
+    def _drain(self, leaving: BaseException | None) -> None:
         """Wait for the batch in flight and record it, then wait for every recording.
-        `quiet`: an error is already on its way out; one found here is only logged."""
+        `leaving`: the error the run is already ending with; another one found here is
+        then only logged, not raised over it."""
         failure: BaseException | None = None
         if self.in_flight is not None:
             done, request = self.in_flight
-            self.in_flight = None
             try:
                 request.result()
             except BaseException as exc:  # what it got is recorded all the same
                 failure = exc
-            self.recording.append(self.recorder.submit(self._record, done))
+            self.in_flight = None
+            try:
+                self._to_recorder(done)
+            except Exception as exc:
+                failure = failure or exc
         for future in self.recording:
             try:
                 future.result()
             except Exception as exc:
                 failure = failure or exc
         self.recording.clear()
-        if failure is not None:
-            if not quiet:
-                raise failure
-            log.error("sync pipeline: %s", failure, exc_info=failure)
+        if failure is None or failure is leaving:
+            return
+        if leaving is None:
+            raise failure
+        log.error("sync pipeline: %s", failure, exc_info=failure)
 
 
 INSTANCE_FILE = "sync.instance"
@@ -475,7 +513,9 @@ def loop(
                     stamp = _settings_stamp(settings)
                     held = _session_for(settings, held, stamp)
                     client = held.client if held is not None else None
-                    result = run_once(settings, client=client, pull=pull_due, wait=False)
+                    result = run_once(settings, client=client, pull=pull_due, wait=False, stop=stop)
+                    if held is not None and result.status in ("offline", "error"):
+                        held.client.forget()  # the next run logs in afresh
                     if result.status == "ok":
                         last_pull = clock if pull_due else last_pull
                         offline_wait = interval
@@ -488,18 +528,25 @@ def loop(
                         wait = interval
                     else:  # needs_action: not again until the settings change
                         blocked_at = stamp
-                        held = None
+                        held = _end(held)
                         wait = interval
                 else:
                     wait = interval
                     if held is not None and held.client.idle() >= SESSION_REUSE:
-                        held.client.logout()  # nothing to send for a while
+                        held.client.logout(LOGOUT_WAIT)  # nothing to send for a while
+            elif not config.configured:
+                held = _end(held)  # sync switched off
         except Exception:  # the loop must outlive any one bad run
             log.exception("sync run failed")
             wait = min(OFFLINE_CAP, wait * 2)
         stop.wait(wait)
+    _end(held)
+
+
+def _end(held: _Session | None) -> None:
+    """Log the loop's session out (briefly: АСУ РСО may be away) and let it go."""
     if held is not None:
-        held.client.logout()
+        held.client.logout(LOGOUT_WAIT)
 
 
 @dataclass
@@ -517,8 +564,7 @@ def _session_for(
     """The loop's client for the next run: the one held, unless the settings changed."""
     if held is not None and held.stamp == stamp:
         return held
-    if held is not None:
-        held.client.logout()
+    _end(held)
     try:
         client = sync_settings.client(settings)
     except CredentialsError:

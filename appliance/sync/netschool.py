@@ -225,6 +225,7 @@ class NetSchoolClient:
         json_body: Any = None,
         form: MappingABC[str, Any] | None = None,
         authed: bool = True,
+        timeout: float | None = None,
     ) -> Response:
         headers = {"Accept": "application/json", "Referer": self.base_url + "/"}
         body: bytes | None = None
@@ -238,7 +239,8 @@ class NetSchoolClient:
             body = b""
         if authed and self.at:
             headers["at"] = self.at
-        answer = self.transport.send(method, self._url(name, params), headers, body, self.timeout)
+        wait = self.timeout if timeout is None else timeout
+        answer = self.transport.send(method, self._url(name, params), headers, body, wait)
         self._raise_unavailable(answer)
         return answer
 
@@ -282,8 +284,9 @@ class NetSchoolClient:
     def _result(self, answer: Response, write: bool) -> Any:
         status = answer.status
         if 200 <= status < 300:
-            self.answered_at = time.monotonic()
-            return answer.json()
+            found = answer.json()
+            self.answered_at = time.monotonic()  # an answer that made sense
+            return found
         reason = _message(answer) or f"HTTP {status}"
         if status in (401, 403):
             self.at = None if status == 401 else self.at
@@ -348,6 +351,10 @@ class NetSchoolClient:
         """Seconds since the session last answered (infinite without a session)."""
         return time.monotonic() - self.answered_at if self.at else float("inf")
 
+    def forget(self) -> None:
+        """Drop the session without a request (a run failed: the next one logs in)."""
+        self.at = None
+
     def session(self) -> None:
         """Log in, unless the session answered within `SESSION_REUSE` seconds: then it is
         used again (should АСУ РСО have ended it anyway, `_call` logs in once more)."""
@@ -394,12 +401,13 @@ class NetSchoolClient:
         self.school_id = int(chosen[0]["id"])
         return self.school_id
 
-    def logout(self) -> None:
-        """End the session (errors ignored: the session expires anyway)."""
+    def logout(self, timeout: float | None = None) -> None:
+        """End the session (errors ignored: the session expires anyway). `timeout`: a
+        shorter wait, for a worker that is stopping."""
         if not self.at:
             return
         try:
-            self._send("POST", "logout")
+            self._send("POST", "logout", timeout=timeout)
         except NetSchoolError:
             pass
         finally:

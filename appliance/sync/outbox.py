@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -67,6 +67,9 @@ class Item:
     payload: dict[str, Any]
     seqs: tuple[int, ...]  # every covered entry (pending and superseded parked ones)
     attempts: int = 0
+    # The pending entry the scan found the cell at: where the next scan of the same run
+    # goes on from (`pending_batch(after_seq=…)`); the first covered entry may be older.
+    at_seq: int = 0
     # For a delete (whose payload is empty): the row as it was before it was deleted,
     # so the adapter knows the natural key (assignment × student …) to clear upstream.
     last_known: dict[str, Any] = field(default_factory=dict)
@@ -111,42 +114,57 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int = 0) -> list[Item]:
+def pending_batch(
+    limit: int,
+    now_: dt.datetime | None = None,
+    *,
+    after_seq: int = 0,
+    exclude: Collection[tuple[str, str]] = (),
+) -> list[Item]:
     """Up to `limit` coalesced items ready to send at `now_`, in order of first entry.
 
     An entity is ready when none of its pending entries waits for a later retry time;
     an entity with only parked entries is not sent (a new edit brings it back).
     `after_seq` continues a scan where the previous batch of the same run ended (the
-    last item's `first_seq`): a large backlog is then read once, not once per batch.
+    last item's `at_seq`): a large backlog is then read once, not once per batch.
+    `exclude`: cells (entity type, uuid) the run has already taken — a batch still in
+    flight or not yet recorded when its retry time passes (a slow АСУ РСО) is not
+    taken twice; a newer edit of such a cell goes in the next run.
 
     One scan in order of `seq` reads each pending entry with the number of open
     (pending or parked) entries of its cell. Most cells have one: that entry is the
     item. Only a cell edited again is read whole (`_coalesced`).
     """
+    if limit < 1:
+        return []
     at = now_ or now()
     items: list[Item] = []
-    seen: set[tuple[str, str]] = set()
-    # Plain SQL, rows read lazily: the scan stops where the batch is full.
+    seen: set[tuple[str, str]] = set(exclude)
+    # Plain SQL, rows read lazily: the scan stops where the batch is full. An entry
+    # still waiting for its retry time (by SQLite's reading; Python decides) gets
+    # neither its payload nor the count: a backlog waiting out an outage scans fast.
+    ready = "o.next_attempt_at IS NULL OR o.next_attempt_at <= ?"
     cursor = database.execute_sql(
-        f"SELECT o.seq, o.entity_type, o.entity_uuid, o.op, o.payload, o.attempts,"
-        f" o.next_attempt_at, (SELECT COUNT(*) FROM {_TABLE} x WHERE x.entity_uuid ="
+        f"SELECT o.seq, o.entity_type, o.entity_uuid, o.op, o.next_attempt_at, o.attempts,"
+        f" CASE WHEN {ready} THEN o.payload END,"
+        f" CASE WHEN {ready} THEN (SELECT COUNT(*) FROM {_TABLE} x"
         # `+x.state`: the cell's entries by its uuid, not every pending entry by state
-        f" o.entity_uuid AND +x.state IN ('pending', 'parked')) FROM {_TABLE} o"
-        " WHERE o.state = 'pending' AND o.seq > ? ORDER BY o.seq",
-        (after_seq,),
+        f" WHERE x.entity_uuid = o.entity_uuid AND +x.state IN ('pending', 'parked')) END"
+        f" FROM {_TABLE} o WHERE o.state = 'pending' AND o.seq > ? ORDER BY o.seq",
+        (str(at), str(at), after_seq),
     )
     try:
-        for seq, entity_type, uuid, op, payload, attempts, next_at, open_entries in cursor:
+        for seq, entity_type, uuid, op, next_at, attempts, payload, open_entries in cursor:
             key = (entity_type, uuid)
             if key in seen:
                 continue
             seen.add(key)
-            if open_entries > 1:
-                item = _coalesced(entity_type, uuid, at)
-            elif next_at is None or _when(next_at) <= at:
-                item = _item(entity_type, uuid, op, payload, (seq,), attempts)
-            else:
-                continue
+            if next_at is not None and _when(next_at) > at:
+                continue  # the cell waits for its retry time (see `_covered`)
+            if open_entries == 1:
+                item = _item(entity_type, uuid, op, payload, (seq,), attempts, seq)
+            else:  # edited again (or SQLite read the time otherwise: the exact way)
+                item = _coalesced(entity_type, uuid, at, seq)
             if item is not None:
                 items.append(item)
                 if len(items) >= limit:
@@ -157,7 +175,13 @@ def pending_batch(limit: int, now_: dt.datetime | None = None, *, after_seq: int
 
 
 def _item(
-    entity_type: str, uuid: str, op: str, payload: str, seqs: tuple[int, ...], attempts: int
+    entity_type: str,
+    uuid: str,
+    op: str,
+    payload: str,
+    seqs: tuple[int, ...],
+    attempts: int,
+    at_seq: int,
 ) -> Item:
     data = json.loads(payload or "{}")
     return Item(
@@ -167,11 +191,12 @@ def _item(
         payload=data,
         seqs=seqs,
         attempts=attempts,
+        at_seq=at_seq,
         last_known=data if op != "delete" else before_delete(uuid),
     )
 
 
-def _coalesced(entity_type: str, uuid: str, at: dt.datetime) -> Item | None:
+def _coalesced(entity_type: str, uuid: str, at: dt.datetime, at_seq: int) -> Item | None:
     """The item of a cell edited more than once: its latest pending entry covers the
     earlier ones (None when it is not ready, see `_covered`)."""
     rows = database.execute_sql(
@@ -186,7 +211,7 @@ def _coalesced(entity_type: str, uuid: str, at: dt.datetime) -> Item | None:
     latest = covered[-1]
     seqs = tuple(e.seq for e in covered)
     attempts = max(e.attempts for e in covered if e.state == "pending")
-    return _item(entity_type, uuid, latest.op, latest.payload, seqs, attempts)
+    return _item(entity_type, uuid, latest.op, latest.payload, seqs, attempts, at_seq)
 
 
 def _waits(entry: _Row, at: dt.datetime) -> bool:
