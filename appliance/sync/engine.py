@@ -22,7 +22,7 @@ import logging
 import os
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
@@ -42,6 +42,7 @@ from .netschool import (
     NetSchoolError,
     Unavailable,
 )
+from .outbox import Item
 from .push import Prepared, Pusher
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,11 @@ class _Pipeline:
         self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send")
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-record")
         self.in_flight: tuple[Prepared, Future] | None = None
-        self.recording: list[Future] = []
-        self.taken: set[tuple[str, str]] = set()  # cells this run has prepared
+        self.recording: list[tuple[Future, Prepared]] = []  # in order
+        # Cells of the batches prepared and not yet recorded: their retry time may pass
+        # meanwhile (a slow АСУ РСО), yet the run must not take them again. A few
+        # batches' worth: a recorded batch's cells leave (memory stays flat).
+        self.taken: set[tuple[str, str]] = set()
 
     def __enter__(self) -> _Pipeline:
         return self
@@ -259,15 +263,17 @@ class _Pipeline:
         batches = 0
         cursor = 0  # where the scan of the outbox goes on from, within this run
         while True:
-            while self.recording and self.recording[0].done():
-                self.recording.pop(0).result()  # a failed recording stops the run
+            while self.recording and self.recording[0][0].done():
+                future, recorded = self.recording.pop(0)
+                future.result()  # a failed recording stops the run
+                self.taken.difference_update(_cells(recorded.items))
             prepared = None
             more = max_batches is None or batches < max_batches
             if more and not (self.stop is not None and self.stop.is_set()):
                 items = outbox.pending_batch(batch_size, after_seq=cursor, exclude=self.taken)
                 if items:
                     cursor = items[-1].at_seq
-                    self.taken.update((i.entity_type, i.entity_uuid) for i in items)
+                    self.taken.update(_cells(items))
                     batches += 1
                     prepared = self.pusher.prepare(items)
             if self.in_flight is None:
@@ -295,9 +301,9 @@ class _Pipeline:
     def _to_recorder(self, done: Prepared) -> None:
         """Record a batch whose requests are over, on the recorder thread, in order."""
         try:
-            self.recording.append(self.recorder.submit(self._record, done))
+            self.recording.append((self.recorder.submit(self._record, done), done))
         except RuntimeError:  # the interpreter is exiting: no new threads, record here
-            wait_for(self.recording)  # after the batches before it (errors: `_drain`)
+            wait_for([f for f, _ in self.recording])  # the batches before it first
             self._record(done)
 
     def _record(self, done: Prepared) -> None:
@@ -327,7 +333,7 @@ class _Pipeline:
                 self._to_recorder(done)
             except Exception as exc:
                 failure = failure or exc
-        for future in self.recording:
+        for future, _ in self.recording:
             try:
                 future.result()
             except Exception as exc:
@@ -338,6 +344,10 @@ class _Pipeline:
         if leaving is None:
             raise failure
         log.error("sync pipeline: %s", failure, exc_info=failure)
+
+
+def _cells(items: Iterable[Item]) -> Iterator[tuple[str, str]]:
+    return ((item.entity_type, item.entity_uuid) for item in items)
 
 
 INSTANCE_FILE = "sync.instance"
