@@ -13,6 +13,14 @@ from appliance.sync import settings as sync_settings
 from .test_sync_push import LOGIN, PASSWORD, school, upstream  # noqa: F401
 
 
+def start_loop(settings, **kwargs) -> tuple[threading.Event, threading.Thread]:
+    """The worker's sync loop in a thread, as `ezh worker` runs it; set the event to stop."""
+    stop = threading.Event()
+    thread = threading.Thread(target=engine.loop, args=(settings, stop), kwargs=kwargs, daemon=True)
+    thread.start()
+    return stop, thread
+
+
 def test_not_configured_says_what_is_missing(db, settings):
     result = engine.run_once(settings)
     assert result.status == "not_configured"
@@ -34,11 +42,7 @@ def test_an_unreadable_password_needs_a_person(db, settings):
 def test_the_loop_stops_trying_until_the_settings_are_saved_again(db, settings, upstream):
     url, _, _ = upstream
     sync_settings.save(settings, url=url, school="1", login=LOGIN, password="неверный")
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=engine.loop, args=(settings, stop), kwargs={"interval": 0.05}, daemon=True
-    )
-    thread.start()
+    stop, thread = start_loop(settings, interval=0.05)
     time.sleep(1.0)
     runs = SyncRun.select().count()
     assert runs == 1, "a wrong password is tried once, not in a loop"
@@ -58,14 +62,7 @@ def test_offline_runs_back_off_instead_of_hammering(db, settings):
     sync_settings.save(
         settings, url="http://127.0.0.1:9", school="1", login=LOGIN, password=PASSWORD
     )
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=engine.loop,
-        args=(settings, stop),
-        kwargs={"interval": 0.05, "pull_every": 0.0},
-        daemon=True,
-    )
-    thread.start()
+    stop, thread = start_loop(settings, interval=0.05, pull_every=0.0)
     time.sleep(1.5)
     stop.set()
     thread.join(timeout=5)
@@ -148,14 +145,7 @@ def test_the_loop_keeps_one_session_while_runs_follow_each_other(
     url, store, _ = upstream
     sync_settings.save(settings, url=url, school="1", login=LOGIN, password=PASSWORD)
     made = _clients_made(monkeypatch)
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=engine.loop,
-        args=(settings, stop),
-        kwargs={"interval": 0.05, "pull_every": 3600.0},
-        daemon=True,
-    )
-    thread.start()
+    stop, thread = start_loop(settings, interval=0.05, pull_every=3600.0)
     try:
         for value, index in (("5", 0), ("4", 1), ("3", 2)):
             mark = _mark(school, value, index)
