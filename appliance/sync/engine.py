@@ -117,8 +117,8 @@ def run_once(
 
     Without a `client` one is made from the settings, and its session ends with the
     run. A `client` passed in keeps its session for the caller's next run (the loop's).
-    `stop` set (the worker is stopping): no new batch is sent, nothing is pulled; the
-    batch in flight is waited for and recorded.
+    `stop` set (the worker is stopping): no further batch is prepared, nothing is
+    pulled; what is in flight goes on and is recorded.
     """
     with exclusive(settings, wait) as mine:
         if not mine:
