@@ -185,8 +185,8 @@ def _run(
     except Exception as exc:  # a bug must not leave the run "running" nor kill the loop
         log.exception("sync run failed")
         result.status, result.message = "error", f"Сбой синхронизации: {exc}"
-    if owned and result.status == "ok":
-        client.logout()
+    if owned:
+        client.logout(LOGOUT_WAIT)  # whatever came of the run: no session left open
     return _finish(run, result)
 
 
@@ -296,7 +296,8 @@ class _Pipeline:
             self._send(prepared)
 
     def _send(self, prepared: Prepared) -> None:
-        self.in_flight = (prepared, self.sender.submit(self.pusher.send, prepared))
+        request = self.sender.submit(self.pusher.send, prepared, self.stop)
+        self.in_flight = (prepared, request)
 
     def _to_recorder(self, done: Prepared) -> None:
         """Record a batch whose requests are over, on the recorder thread, in order."""
@@ -524,8 +525,10 @@ def loop(
                     held = _session_for(settings, held, stamp)
                     client = held.client if held is not None else None
                     result = run_once(settings, client=client, pull=pull_due, wait=False, stop=stop)
-                    if held is not None and result.status in ("offline", "error"):
-                        held.client.forget()  # the next run logs in afresh
+                    if held is not None and result.status == "offline":
+                        held.client.forget()  # unreachable: the next run logs in afresh
+                    elif held is not None and result.status == "error":
+                        held.client.logout(LOGOUT_WAIT)  # an odd answer: start clean
                     if result.status == "ok":
                         last_pull = clock if pull_due else last_pull
                         offline_wait = interval

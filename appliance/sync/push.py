@@ -277,12 +277,26 @@ class Pusher:
         outbox.begin(prepared.sent)
         return prepared
 
-    def send(self, prepared: Prepared) -> Outcome:
-        """The requests of a prepared batch (no database access: may run in a thread)."""
+    def send(self, prepared: Prepared, stop: threading.Event | None = None) -> Outcome:
+        """The requests of a prepared batch (no database access: may run in a thread).
+
+        `stop` set (the worker is stopping): no further request of the batch leaves, so
+        a slow АСУ РСО holds the stop up by one request, not a batch of them. What was
+        not sent stays pending with its attempt counted: the next run reads it back.
+        """
+        stopped = stop.is_set if stop is not None else lambda: False
         with self._net:
             self.down = None
-            self._send_cells(prepared.cells, prepared.result)
+            by_group: dict[str, list[Cell]] = defaultdict(list)
+            for cell in prepared.cells:
+                by_group[cell.sg].append(cell)
+            for sg, group_cells in by_group.items():
+                if stopped():
+                    return prepared.result
+                self._send_group(sg, group_cells, prepared.result)
             for item, do, read, expected in prepared.singles:
+                if stopped():
+                    return prepared.result
                 self._send_one(item, do, read, expected, prepared.result)
         return prepared.result
 
@@ -528,13 +542,6 @@ class Pusher:
             self._fail([item], error, result)
         else:
             result.accepted.append(item)
-
-    def _send_cells(self, cells: list[Cell], result: Outcome) -> None:
-        by_group: dict[str, list[Cell]] = defaultdict(list)
-        for cell in cells:
-            by_group[cell.sg].append(cell)
-        for sg, group_cells in by_group.items():
-            self._send_group(sg, group_cells, result)
 
     def _read_cells(self, sg: str, cells: Iterable[Cell]) -> dict[tuple, str]:
         """What АСУ РСО holds now for these cells: (kind, cm, student[, type]) → value."""
