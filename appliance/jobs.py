@@ -77,11 +77,17 @@ LONG_KINDS: set[str] = set()
 LANES = ("short", "long")
 
 
-def handler(kind: str, *, long: bool = False) -> Callable[[Handler], Handler]:
+# What a job's page is called («Синхронизация с АСУ РСО»); «Задание» when not given.
+TITLES: dict[str, str] = {}
+
+
+def handler(kind: str, *, long: bool = False, title: str = "") -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
         if long:
             LONG_KINDS.add(kind)
+        if title:
+            TITLES[kind] = title
         return fn
 
     return register

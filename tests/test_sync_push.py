@@ -275,3 +275,44 @@ def test_a_batch_in_flight_is_recorded_when_preparing_the_next_fails(
     assert marks[first.id].published_at is not None  # accepted and recorded
     assert marks[second.id].published_at is None
     assert outbox.counts()["pending"] == 1
+
+
+def test_a_work_type_asu_rso_lacks_waits_with_its_reason_until_mapped(school, upstream, settings):
+    """Never under another type (it would land in the wrong column there): parked with
+    what to do; once the settings map it («Виды работ») and it is sent again, it goes
+    under that type."""
+    from appliance.sync import settings as sync_settings
+    from appliance.sync import status
+
+    url, store, _ = upstream
+    with write():
+        trip = WorkType.create(name="Экскурсия", short_name="Экск", weight=1)
+        homework = WorkType.create(name="Домашняя работа", short_name="ДЗ", weight=1)
+    lesson = lesson_today(school)
+    student = school.students["5А"][0]
+    user = teacher(school)
+    marked = {}
+    for work_type, value in ((trip, "5"), (homework, "4")):
+        assignment = journal.add_assignment(lesson, work_type.id, user=user, ip="t")
+        marked[work_type.name] = journal.set_mark(assignment, student.id, value, user=user, ip="t")
+    sync_settings.save(settings, url=url, school="1", login=LOGIN, password=PASSWORD)
+
+    result = engine.run_once(settings, pull=False)
+    assert result.status == "ok" and result.parked == 1, result.message
+    types = {m["mark"]: m["assignTypeId"] for m in store.state()["marks"]}
+    assert types == {"4": 3}  # «Домашняя работа» → «Домашнее задание» by default
+    parked = OutboxEntry.get(OutboxEntry.state == "parked")
+    assert parked.entity_uuid == marked["Экскурсия"].uuid
+    assert "нет вида работы «Экскурсия»" in parked.last_error
+    assert "«Виды работ»" in parked.last_error
+
+    sync_settings.save(
+        settings, url=url, school="1", work_types={"Экскурсия": " Зачёт ", "Тест": ""}
+    )
+    assert sync_settings.load(settings).work_types == {"Экскурсия": "Зачёт"}
+    assert status.retry_parked(parked.entity_uuid, user=None) >= 1
+    OutboxEntry.update(next_attempt_at=None).execute()
+    assert engine.run_once(settings, pull=False).status == "ok"
+    types = {m["mark"]: m["assignTypeId"] for m in store.state()["marks"]}
+    assert types == {"4": 3, "5": 12}  # «Зачёт» in АСУ РСО
+    assert not OutboxEntry.select().where(OutboxEntry.state == "parked").exists()

@@ -126,6 +126,120 @@ def test_own_waiting_are_the_cells_the_user_changed_last(school):
     assert status.own_waiting(teacher).count == 0
 
 
+BY_HAND_REASON = (
+    "У урока уже есть работа этого вида: в АСУ РСО у урока одна работа каждого вида. "
+    "Поставьте отметку в АСУ РСО вручную."
+)
+
+
+def _park(uuid: str, reason: str) -> None:
+    """Park every pending entry of one cell with `reason` (as `push` does on a refusal)."""
+    for item in outbox.pending_batch(100):
+        if item.entity_uuid == uuid:
+            outbox.park(item, reason)
+
+
+def _accept_the_rest() -> None:
+    """What else `put_mark` queued (the lesson's work) went through."""
+    outbox.mark_accepted(outbox.pending_batch(100))
+
+
+def test_own_refused_changes_are_not_counted_as_waiting(school):
+    """Parked cells are not «waiting to be sent»; the oldest age is of pending edits."""
+    teacher = school.users["teacher"]
+    refused = [put_mark(school, "5", index=i) for i in range(2)]
+    for mark in refused:
+        _park(mark.uuid, "Нет такого ученика в АСУ РСО")
+    _accept_the_rest()
+    with write():  # refused long ago: must not make the pending backlog look old
+        OutboxEntry.update(created_at=now() - dt.timedelta(days=2)).execute()
+    mine = status.own_waiting(teacher)
+    assert (mine.pending, mine.parked, mine.oldest_pending_at) == (0, 2, None)
+    assert {c.entity_uuid for c in mine.parked_cells} == {m.uuid for m in refused}
+    assert mine.pending_cells == []
+    put_mark(school, "3", index=2)
+    mine = status.own_waiting(teacher)
+    assert (mine.pending, mine.parked, mine.count) == (1, 2, 3)
+    assert now() - mine.oldest_pending_at < dt.timedelta(minutes=1)
+    assert [c.state for c in mine.pending_cells] == ["pending"]
+
+
+def test_parked_advice_follows_the_reason():
+    assert "вручную" in status.parked_advice(BY_HAND_REASON)
+    assert "администратор" not in status.parked_advice(BY_HAND_REASON)
+    other = status.parked_advice("Нет такого ученика в АСУ РСО")
+    assert other == "Ничего: администратор устранит причину и отправит снова."
+
+
+def test_sending_state_follows_the_last_finished_run(school):
+    assert status.sending().state == "off"  # no АСУ РСО configured: nothing is sent
+    publishing.configure(True)
+    try:
+        assert status.sending().state == "working"
+        run("offline", "Нет связи с АСУ РСО")
+        assert status.sending().state == "offline"
+        stop = run("needs_action", "Неверный логин или пароль служебной учётной записи.")
+        with write():
+            SyncRun.create(status="running")  # a run under way does not lift it
+        found = status.sending()
+        assert (found.state, found.since) == ("stopped", stop.started_at)
+        assert found.message.startswith("Неверный логин")
+        run("ok", "Отправлено: 1")
+        assert status.sending().state == "working"
+    finally:
+        publishing.configure(False)
+
+
+def _mine_page(browser) -> str:
+    browser.login("smirnova.ev", PASSWORD)
+    return re.sub(r"\s+", " ", browser.get("/sync/mine").get_data(as_text=True))
+
+
+def test_teacher_page_keeps_refused_apart_from_waiting(browser, school):
+    """QA: 3 refused marks and nothing pending read «Ждут отправки: 3 … уйдут сами»."""
+    publishing.configure(True)
+    first = put_mark(school, "5", index=0)
+    second = put_mark(school, "4", index=1)
+    _park(first.uuid, "Нет такого ученика в АСУ РСО")
+    _park(second.uuid, BY_HAND_REASON)
+    _accept_the_rest()
+    page = _mine_page(browser)
+    assert "Ждут отправки: <strong>" not in page and "Ждущих отправки нет." in page
+    assert "уйдут сами" not in page
+    assert "АСУ РСО отказалась их принять: <strong>2</strong>" in page
+    assert "Сами они не уйдут." in page
+    # each row: its reason and one instruction that agrees with it
+    refused = page[page.index("<h2>Не приняты АСУ РСО</h2>") :]
+    rows = re.findall(r"<tr><td>([^<]*)</td>(.*?)</tr>", refused)
+    found = {who.split(", ")[-1].split(" —")[0]: rest for who, rest in rows}
+    assert set(found) == {"Иванов Пётр", "Петрова Анна"}
+    assert "Нет такого ученика" in found["Иванов Пётр"]
+    assert "администратор устранит причину и отправит снова" in found["Иванов Пётр"]
+    assert "Поставьте отметку в АСУ РСО вручную." in found["Петрова Анна"]
+    assert "Внесите это в АСУ РСО вручную" in found["Петрова Анна"]
+    assert "администратор" not in found["Петрова Анна"]
+    assert "Администратор видит их и отправит снова" not in page
+
+
+def test_teacher_page_says_sending_is_stopped_when_a_person_must_act(browser, school):
+    """QA: 1 pending edit with sync blocked said «Ничего делать не нужно: они уйдут сами»."""
+    publishing.configure(True)
+    refused = put_mark(school, "5", index=0)
+    _park(refused.uuid, "Нет такого ученика в АСУ РСО")
+    _accept_the_rest()
+    put_mark(school, "3", index=1)
+    run("needs_action", "Неверный логин или пароль служебной учётной записи.")
+    page = _mine_page(browser)
+    assert "Ждут отправки: <strong>1</strong>, самое старое — меньше минуты" in page
+    assert "Отправка в АСУ РСО остановлена</strong>" in page
+    assert "Причина: Неверный логин или пароль служебной учётной записи." in page
+    assert "уйдут сами" not in page and "Ничего делать не нужно" not in page
+    assert "АСУ РСО отказалась их принять: <strong>1</strong>" in page
+    run("ok", "Отправлено: 0")  # the admin fixed it: sending goes on by itself
+    page = browser.get("/sync/mine").get_data(as_text=True)
+    assert "Ничего делать не нужно: они уйдут сами." in page and "остановлена" not in page
+
+
 # --- pages ----------------------------------------------------------------------------
 
 
@@ -148,6 +262,35 @@ def test_status_page_for_the_office_and_nobody_else(browser, school):
         assert browser.get("/sync/").status_code == 403
 
 
+def test_status_page_names_errors_once_and_counts_no_interrupted_run(browser, school):
+    """QA: «Последняя ошибка ошибка …», «Отправлено 0» for a killed run, «Ошибок»."""
+    run("ok", "Готово: отправлено 5, отложено 1.", pushed=5, failed=1)
+    run("error", "Прервано: процесс синхронизации был остановлен.")
+    browser.login("zaytsev.io", PASSWORD)
+    page = re.sub(r"\s+", " ", browser.get("/sync/").get_data(as_text=True))
+    last_error = re.search(r"<th>Последняя ошибка</th><td>(.*?)</td>", page).group(1)
+    assert ">сбой</span>" in last_error and "ошибка" not in last_error
+    runs = page[page.index("<h2>Последние запуски</h2>") :]
+    assert "<th>Ошибок</th>" not in runs and "<th>Отложено или на повтор</th>" in runs
+    killed = re.search(r"<tr><td>[^<]*</td> <td><span[^>]*>прервано</span></td>(.*?)</tr>", runs)
+    assert killed is not None
+    assert killed.group(1).count("<td>—</td>") == 3 and "<td>0</td>" not in killed.group(1)
+    assert "<td>5</td><td>0</td><td>1</td>" in runs  # a finished run keeps its figures
+
+
+def test_interrupted_run_is_told_by_the_engine_message():
+    """The engine's message for a killed run is what `status.interrupted` looks for."""
+    import inspect
+
+    from appliance.sync import engine
+
+    assert f'message="{status.INTERRUPTED_PREFIX}:' in inspect.getsource(engine._run)
+    assert status.interrupted(SyncRun(status="error", message="Прервано: процесс остановлен."))
+    assert not status.interrupted(SyncRun(status="offline", message="Прервано: нет связи"))
+    assert not status.counted(SyncRun(status="running"))
+    assert status.counted(SyncRun(status="offline", message="Отправка прервалась: 503"))
+
+
 def test_sync_now_queues_one_job_and_runs_the_engine(browser, school, settings, fake_engine):
     browser.login("zaytsev.io", PASSWORD)
     assert browser.post("/sync/now").status_code == 302  # empty: nothing queued
@@ -164,6 +307,7 @@ def test_sync_now_queues_one_job_and_runs_the_engine(browser, school, settings, 
     assert (job.progress, job.total) == (2, 2) and fake_engine.calls == [settings]
     page = browser.get(f"/jobs/{job.id}").get_data(as_text=True)
     assert "Готово: отправлено 2, получено из АСУ РСО 1." in page
+    assert "<h1>Синхронизация с АСУ РСО</h1>" in page  # not a bare «Задание»
 
 
 def test_sync_now_that_needs_a_person_fails_the_job_with_the_reason(

@@ -73,6 +73,15 @@ DEFAULT_ATTENDANCE_REASONS: dict[str, str] = {
 }
 
 
+# A work type here → the name (or abbreviation) of АСУ РСО's assignment type, where the
+# names differ. Types with the same name or abbreviation need no entry; the settings page
+# adds the school's own («Виды работ»).
+DEFAULT_WORK_TYPES: dict[str, str] = {
+    "Домашняя работа": "Домашнее задание",
+    "Тест": "Тестирование",
+}
+
+
 def _frozen(data: MappingABC[str, object]) -> MappingProxyType:
     return MappingProxyType(dict(data))
 
@@ -88,6 +97,7 @@ class Mapping:
     attendance_reasons: MappingABC[str, str] = field(
         default_factory=lambda: _frozen(DEFAULT_ATTENDANCE_REASONS)
     )
+    work_types: MappingABC[str, str] = field(default_factory=lambda: _frozen(DEFAULT_WORK_TYPES))
     # Pass/fail scales: NetSchool stores зачёт as maxMark and незачёт as minMark.
     pass_mark: str = "5"
     fail_mark: str = "2"
@@ -103,7 +113,7 @@ class Mapping:
         if not overrides:
             return self
         changes: dict[str, object] = {}
-        for key in ("paths", "period_mark_types", "attendance_reasons"):
+        for key in ("paths", "period_mark_types", "attendance_reasons", "work_types"):
             if key in overrides:
                 merged = dict(getattr(self, key))
                 merged.update(overrides[key])  # type: ignore[arg-type]

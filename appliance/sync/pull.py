@@ -245,7 +245,7 @@ class Merger:
         self.restored = restored
         self.mapping = client.mapping
         self._pusher = Pusher(client)
-        self._types: dict[int, int] = {}
+        self._types: dict[int, int | None] = {}
         persons = Person.select().where(Person.uuid.in_(list(people.values())))
         by_uuid = {p.uuid: p for p in persons}
         self.students = {rid: by_uuid[u] for rid, u in people.items() if u in by_uuid}
@@ -254,7 +254,8 @@ class Merger:
         self.lesson_ids = match.known("Lesson")
         self.unknown_types: set[int] = set()  # NetSchool types no work type here maps to
 
-    def type_of(self, work_type: WorkType) -> int:
+    def type_of(self, work_type: WorkType) -> int | None:
+        """АСУ РСО's type of a work type (None: it has none, see `Pusher.type_id`)."""
         if work_type.id not in self._types:
             self._types[work_type.id] = self._pusher.type_id(work_type)
         return self._types[work_type.id]
@@ -355,7 +356,9 @@ class Merger:
         # АСУ РСО has one assignment per type and lesson: the box's first of each type
         assignments: dict[int, Assignment] = {}
         for assignment in rows.assignments.get(lesson.id, []):
-            assignments.setdefault(self.type_of(assignment.work_type), assignment)
+            type_id = self.type_of(assignment.work_type)
+            if type_id is not None:  # a kind АСУ РСО lacks: its marks wait, parked
+                assignments.setdefault(type_id, assignment)
         local: dict[tuple[int, str], Mark] = {}
         for type_id, assignment in assignments.items():
             for student_id, mark in rows.marks.get(assignment.id, {}).items():

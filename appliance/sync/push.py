@@ -167,7 +167,8 @@ class Pusher:
         self._lessons: dict[int, tuple[str, str, str | None]] = {}  # → remote ids
         self._terms: dict[int, list[tuple[dt.date, dt.date, str]]] = {}
         self._first_of_type: dict[int, dict[int, int]] = {}  # lesson → type → assignment
-        self._work_types: dict[int, int] | None = None  # work type id → NetSchool type
+        self._work_types: dict[int, int | None] | None = None  # work type → NetSchool type
+        self._work_type_names: dict[int, str] = {}
         # `send` may run in another thread while the next batch is prepared: whoever
         # talks to АСУ РСО holds this, so preparing (a re-match, the work types) waits
         self._net = threading.RLock()
@@ -223,16 +224,26 @@ class Pusher:
         text = re.sub(r"(групп\w*)\s+(\d+)", lambda m: named(m, "SubjectGroup"), text)
         return f"АСУ РСО не приняла: {text}"
 
-    def work_type_id(self, work_type_id: int) -> int:
+    def work_type_id(self, work_type_id: int) -> int | None:
         """`type_id` of a work type by its id (all work types read once per run)."""
         if self._work_types is None:
-            self._work_types = {w.id: self.type_id(w) for w in WorkType.select()}
+            self._work_types = {}
+            for work_type in WorkType.select():
+                self._remember_type(work_type)
         if work_type_id not in self._work_types:
-            self._work_types[work_type_id] = self.type_id(WorkType.get_by_id(work_type_id))
+            self._remember_type(WorkType.get_by_id(work_type_id))
         return self._work_types[work_type_id]
 
-    def type_id(self, work_type: WorkType) -> int:
-        """The NetSchool assignment type of a work type: by name, then abbreviation."""
+    def _remember_type(self, work_type: WorkType) -> None:
+        assert self._work_types is not None
+        self._work_types[work_type.id] = self.type_id(work_type)
+        self._work_type_names[work_type.id] = work_type.name
+
+    def type_id(self, work_type: WorkType) -> int | None:
+        """The NetSchool assignment type of a work type: the one the settings name for it
+        («Виды работ»), else the one of the same name, else of the same abbreviation.
+        None when АСУ РСО has none: a mark sent under another type would land in the
+        wrong column there (and clash with that column's own marks)."""
         if self._types is None:
             self._types = {}
             with self._net:
@@ -241,12 +252,19 @@ class Pusher:
                 for key in (row.get("name"), row.get("abbr")):
                     if key:
                         self._types.setdefault(match.norm(key), int(row["id"]))
-        for key in (work_type.name, work_type.short_name):
+        chosen = self.mapping.work_types.get(work_type.name)
+        for key in (chosen, work_type.name, work_type.short_name):
             if key and match.norm(key) in self._types:
                 return self._types[match.norm(key)]
-        if self._types:
-            return min(self._types.values())
-        return 1
+        return None
+
+    def no_type(self, work_type_id: int) -> Unmatched:
+        name = self._work_type_names.get(work_type_id, "")
+        return Unmatched(
+            f"В АСУ РСО нет вида работы «{name}» (ни с таким названием, ни с таким "
+            "сокращением). Администратор: укажите в настройках синхронизации («Виды работ»), "
+            "какой вид работы АСУ РСО ему соответствует, и нажмите «Отправить снова»."
+        )
 
     # --- the run -------------------------------------------------------------------
 
@@ -352,7 +370,9 @@ class Pusher:
         ):
             self._assignments[aid] = (lesson_id, work_type_id)
             firsts = self._first_of_type.setdefault(lesson_id, {})
-            firsts.setdefault(self.work_type_id(work_type_id), aid)
+            type_id = self.work_type_id(work_type_id)
+            if type_id is not None:
+                firsts.setdefault(type_id, aid)
         groups = {r.group_id for r in self._lesson_rows.values()} - set(self._groups)
         for gid, uuid, year_id in _rows(
             'SELECT id, uuid, year_id FROM "subject_group" WHERE id IN ({})', list(groups)
@@ -414,6 +434,8 @@ class Pusher:
             if lesson is None:
                 raise Unmatched("Урока этой отметки больше нет на ЭЖ-box.")
             type_id = self.work_type_id(work_type_id)
+            if type_id is None:
+                raise self.no_type(work_type_id)
             if self._first_of_type.get(lesson_id, {}).get(type_id) != assignment_id:
                 raise Unmatched(
                     f"У урока {lesson.date:%d.%m.%Y} уже есть работа этого вида: в АСУ РСО "

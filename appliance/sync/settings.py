@@ -38,6 +38,8 @@ class SyncSettings:
     batch_size: int = 200  # changes per request
     # The school keeps its class lists in АСУ РСО: new students there come into the box.
     roster_from_upstream: bool = False
+    # work type here → АСУ РСО's assignment type (name or abbreviation) where names differ
+    work_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def configured(self) -> bool:
@@ -45,7 +47,7 @@ class SyncSettings:
         return bool(self.url) and self.enabled
 
     def mapping(self) -> Mapping:
-        return Mapping().with_overrides({"paths": self.paths})
+        return Mapping().with_overrides({"paths": self.paths, "work_types": self.work_types})
 
 
 def path(settings: Settings) -> Path:
@@ -68,6 +70,8 @@ def load(settings: Settings) -> SyncSettings:
             found.roster_from_upstream = bool(data.get("roster_from_upstream", False))
             paths = data.get("paths") if isinstance(data.get("paths"), dict) else {}
             found.paths = {str(k): str(v) for k, v in paths.items()}
+            kinds = data.get("work_types") if isinstance(data.get("work_types"), dict) else {}
+            found.work_types = {str(k): str(v) for k, v in kinds.items() if str(v).strip()}
             try:
                 found.batch_size = max(1, min(1000, int(data.get("batch_size") or 200)))
             except (TypeError, ValueError):
@@ -97,8 +101,10 @@ def save(
     login: str | None = None,
     password: str | None = None,
     roster_from_upstream: bool | None = None,
+    work_types: dict[str, str] | None = None,
 ) -> SyncSettings:
-    """Check and store the settings (and the account when a password is given)."""
+    """Check and store the settings (and the account when a password is given).
+    `None` for `roster_from_upstream` or `work_types`: keep what is stored."""
     url = validate_url(url) if url.strip() else ""
     school = " ".join(school.split())
     if url and not school:
@@ -128,6 +134,15 @@ def save(
         batch_size=current.batch_size,
         roster_from_upstream=(
             current.roster_from_upstream if roster_from_upstream is None else roster_from_upstream
+        ),
+        work_types=(
+            current.work_types
+            if work_types is None
+            else {
+                " ".join(str(k).split()): " ".join(str(v).split())
+                for k, v in work_types.items()
+                if str(v).strip()
+            }
         ),
     )
     if password:

@@ -5,7 +5,9 @@ changes wait and since when, when it last worked, why it last failed, and whethe
 person must act (a wrong password, Gosuslugi-only login). Parked changes are shown with
 the upstream's reason and what the cell is in words a teacher understands («5А ·
 Математика · 05.11.2026 · Иванов Пётр — отметка «5»»), so the admin can fix the cause
-and send them again. A teacher sees only the waiting changes they made themselves.
+and send them again. A teacher sees only the changes they made themselves, in two
+lists that must not be mixed up: those waiting to be sent (they leave by themselves
+unless sending is stopped) and those АСУ РСО refused (each with what to do about it).
 
 Everything here only reads, except `retry_parked`.
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 from peewee import Case, fn
 
+from .. import publishing
 from ..db import write
 from ..models import (
     Assignment,
@@ -61,9 +64,15 @@ RUN_STATUS_LABELS = {
     "offline": "нет связи",
     "needs_action": "нужно действие",
     "not_configured": "не настроена",
-    "error": "ошибка",
+    "error": "сбой",  # not «ошибка»: the page's label «Последняя ошибка» says that already
     "running": "идёт",
 }
+# The engine closes a run a killed worker left «running» with this message (status
+# "error"); its counts were never written, so the page must not show them as zeros.
+INTERRUPTED_PREFIX = "Прервано"
+# A refusal reason that tells the teacher to enter the value in АСУ РСО by hand
+# (`push`: a second work of a kind, year and final marks): sending it again cannot help.
+BY_HAND = "вручную"
 
 
 class SyncStatusError(ValueError):
@@ -380,7 +389,7 @@ def overview(at: dt.datetime | None = None) -> Overview:
     last_success = runs.where(SyncRun.status == "ok").first()
     last_error = runs.where(SyncRun.status.in_(ERROR_STATES)).first()
     # As the worker sees it (`engine`): the latest finished run says a person must act.
-    finished = runs.where(SyncRun.status != "running").first()
+    finished = _last_finished()
     action = finished if finished is not None and finished.status == "needs_action" else None
     return Overview(
         pending=pending_cells,
@@ -399,6 +408,28 @@ def overview(at: dt.datetime | None = None) -> Overview:
 
 def recent_runs(limit: int = 10) -> list[SyncRun]:
     return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit))
+
+
+def interrupted(run: SyncRun) -> bool:
+    """Was the run cut short (the worker killed)? Then nobody counted what it sent."""
+    return run.status == "error" and (run.message or "").startswith(INTERRUPTED_PREFIX)
+
+
+def counted(run: SyncRun) -> bool:
+    """Do the run's figures mean anything? They are written only when a run ends itself:
+    a run under way or an interrupted one shows 0 though cells may have reached АСУ РСО."""
+    return run.status != "running" and not interrupted(run)
+
+
+def run_label(run: SyncRun) -> str:
+    """The run's outcome in words: «прервано» for a killed run, not a bare «сбой»."""
+    if interrupted(run):
+        return "прервано"
+    return RUN_STATUS_LABELS.get(run.status, run.status)
+
+
+def _last_finished() -> SyncRun | None:
+    return SyncRun.select().where(SyncRun.status != "running").order_by(SyncRun.id.desc()).first()
 
 
 def age_text(delta: dt.timedelta | None) -> str:
@@ -421,15 +452,65 @@ def age_text(delta: dt.timedelta | None) -> str:
 
 
 @dataclass(frozen=True)
+class Sending:
+    """Will the waiting changes leave by themselves? What a teacher is told about it.
+
+    `state`: "working" (they leave by themselves), "offline" (they leave once АСУ РСО
+    answers again), "stopped" (the last run needs a person: the worker sends nothing until
+    the admin acts), "off" (sync is not configured: nothing is sent at all).
+    """
+
+    state: str
+    since: dt.datetime | None = None
+    message: str = ""
+
+
+def sending() -> Sending:
+    """The state of sending as the worker sees it (`engine.loop`): its latest finished run."""
+    if not publishing.upstream_configured():
+        return Sending("off")
+    finished = _last_finished()
+    if finished is None:
+        return Sending("working")
+    if finished.status == "needs_action":
+        return Sending("stopped", finished.started_at, finished.message)
+    if finished.status == "not_configured":
+        return Sending("off")
+    if finished.status == "offline":
+        return Sending("offline", finished.started_at, finished.message)
+    return Sending("working")
+
+
+def parked_advice(reason: str) -> str:
+    """What the teacher does about a refused change: the reason's own instruction when it
+    gives one (enter it in АСУ РСО by hand — sending again would be refused again),
+    otherwise nothing: the admin sees the change, fixes the cause and sends it again."""
+    if BY_HAND in (reason or "").lower():
+        return "Внесите это в АСУ РСО вручную, как сказано в причине."
+    return "Ничего: администратор устранит причину и отправит снова."
+
+
+@dataclass(frozen=True)
 class OwnWaiting:
-    count: int  # cells
-    parked: int
-    oldest_at: dt.datetime | None
-    cells: list[Waiting]  # the first LIST_LIMIT of them
+    pending: int  # cells that will be sent (a parked cell with a newer edit counts here)
+    parked: int  # cells АСУ РСО refused that nothing newer will send
+    oldest_pending_at: dt.datetime | None  # the oldest edit still to be sent
+    pending_cells: list[Waiting]  # the first LIST_LIMIT of each
+    parked_cells: list[Waiting]
+
+    @property
+    def count(self) -> int:
+        return self.pending + self.parked
+
+    @property
+    def cells(self) -> list[Waiting]:
+        return self.pending_cells + self.parked_cells
 
 
 def own_waiting(user: User, limit: int = LIST_LIMIT) -> OwnWaiting:
-    """Waiting cells whose latest change (by the audit) this user made."""
+    """Waiting cells whose latest change (by the audit) this user made, pending apart
+    from parked: a refused change is not «waiting to be sent» and will not leave by itself.
+    """
     waiting_uuids = OutboxEntry.select(OutboxEntry.entity_uuid).where(
         OutboxEntry.state.in_(WAITING)
     )
@@ -442,10 +523,17 @@ def own_waiting(user: User, limit: int = LIST_LIMIT) -> OwnWaiting:
         AuditEntry.seq.in_(latest) & (AuditEntry.user == user)
     )
     rows = list(_waiting_query(OutboxEntry.entity_uuid.in_(mine)).tuples())
-    oldest = min((_as_datetime(r[2]) for r in rows), default=None)
+    pending_rows = [r for r in rows if r[5]]
+    parked_rows = [r for r in rows if not r[5]]
+    oldest = (
+        OutboxEntry.select(fn.MIN(OutboxEntry.created_at))
+        .where((OutboxEntry.state == "pending") & OutboxEntry.entity_uuid.in_(mine))
+        .scalar()
+    )
     return OwnWaiting(
-        count=len(rows),
-        parked=sum(1 for r in rows if not r[5]),
-        oldest_at=oldest,
-        cells=_waiting_rows(rows[:limit]),
+        pending=len(pending_rows),
+        parked=len(parked_rows),
+        oldest_pending_at=_as_datetime(oldest) if oldest else None,
+        pending_cells=_waiting_rows(pending_rows[:limit]),
+        parked_cells=_waiting_rows(parked_rows[:limit]),
     )

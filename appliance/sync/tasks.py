@@ -14,7 +14,7 @@ from .. import jobs
 KIND = "sync.now"
 
 
-@jobs.handler(KIND)
+@jobs.handler(KIND, title="Синхронизация с АСУ РСО")
 def sync_now(ctx: jobs.JobContext) -> str | None:
     from . import engine  # the engine pulls in the client; only the worker needs it
 

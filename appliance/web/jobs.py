@@ -35,7 +35,7 @@ def _own_job(job_id: int):
 def show(job_id: int):
     job = _own_job(job_id)
     template = "jobs/_status.html" if is_htmx() else "jobs/show.html"
-    return render_template(template, job=job)
+    return render_template(template, job=job, title=jobs.TITLES.get(job.kind, "Задание"))
 
 
 @bp.route("/<int:job_id>/file")

@@ -24,11 +24,11 @@ from flask import (
 
 from .. import jobs, publishing
 from ..db import write
-from ..models import Job
+from ..models import Job, WorkType
 from ..sync import conflicts, credentials, status
 from ..sync import settings as sync_settings
 from ..sync import tasks as sync_tasks
-from ..sync.mapping import DEFAULT_PATHS, PATH_LABELS
+from ..sync.mapping import DEFAULT_PATHS, DEFAULT_WORK_TYPES, PATH_LABELS
 from . import settings_of
 from .guard import client_ip, requires
 
@@ -68,6 +68,8 @@ def status_page():
         job=_active_job(),
         age_text=status.age_text,
         run_labels=status.RUN_STATUS_LABELS,
+        run_label=status.run_label,
+        counted=status.counted,
     )
 
 
@@ -117,6 +119,8 @@ def _settings_page(form: dict, status_code: int = 200):
         account_problem=account_problem,
         default_paths=DEFAULT_PATHS,
         path_labels=PATH_LABELS,
+        work_types=list(WorkType.select().order_by(WorkType.name)),
+        default_work_types=DEFAULT_WORK_TYPES,
     ), status_code
 
 
@@ -130,6 +134,8 @@ def _current_form() -> dict:
         "login": _account_login()[0],
     }
     form.update({f"path_{key}": value for key, value in found.paths.items()})
+    for work_type in WorkType.select():
+        form[f"wt_{work_type.id}"] = found.work_types.get(work_type.name, "")
     return form
 
 
@@ -153,6 +159,9 @@ def settings_save():
     password = request.form.get("password", "")
     login = request.form.get("login", "").strip()
     paths = {key: request.form.get(f"path_{key}", "") for key in DEFAULT_PATHS}
+    work_types = None  # a form without the section keeps what is stored
+    if any(key.startswith("wt_") for key in request.form):
+        work_types = {w.name: request.form.get(f"wt_{w.id}", "") for w in WorkType.select()}
     try:
         with write(user=g.user, ip=client_ip()) as rec:
             found = sync_settings.save(
@@ -164,6 +173,7 @@ def settings_save():
                 login=login,
                 password=password,
                 roster_from_upstream=request.form.get("roster_from_upstream") == "1",
+                work_types=work_types,
             )
             rec.record(
                 "sync.setup",
@@ -174,6 +184,7 @@ def settings_save():
                     "enabled": before.enabled,
                     "roster_from_upstream": before.roster_from_upstream,
                     "paths": before.paths,
+                    "work_types": before.work_types,
                     "login": old_login,
                 },
                 after={
@@ -182,6 +193,7 @@ def settings_save():
                     "enabled": found.enabled,
                     "roster_from_upstream": found.roster_from_upstream,
                     "paths": found.paths,
+                    "work_types": found.work_types,
                     "login": login or old_login,
                     "password_changed": bool(password),
                 },
@@ -201,6 +213,8 @@ def _mine_page(status_code: int = 200):
     return render_template(
         "sync/mine.html",
         own=status.own_waiting(g.user),
+        sending=status.sending(),
+        advice=status.parked_advice,
         conflicts=conflicts.rows(conflicts.mine(g.user)),
         age_text=status.age_text,
     ), status_code

@@ -53,6 +53,14 @@ ASSIGNMENT_TYPES = [
     {"id": 3, "name": "Домашнее задание", "abbr": "Д", "order": 3},
     {"id": 4, "name": "Самостоятельная работа", "abbr": "С", "order": 4},
     {"id": 5, "name": "Проверочная работа", "abbr": "П", "order": 5},
+    # More of the kinds a NetSchool server lists (each server's list is its own).
+    {"id": 6, "name": "Практическая работа", "abbr": "Пр", "order": 6},
+    {"id": 7, "name": "Лабораторная работа", "abbr": "Л", "order": 7},
+    {"id": 8, "name": "Диктант", "abbr": "Дк", "order": 8},
+    {"id": 9, "name": "Тестирование", "abbr": "Т", "order": 9},
+    {"id": 10, "name": "Сочинение", "abbr": "Сч", "order": 10},
+    {"id": 11, "name": "Изложение", "abbr": "Из", "order": 11},
+    {"id": 12, "name": "Зачёт", "abbr": "З", "order": 12},
 ]
 HOMEWORK_TYPE = 3
 ATTENDANCE_REASONS = [
