@@ -9,18 +9,7 @@ from appliance.models import AuditEntry, WorkType
 from appliance.sync import settings as sync_settings
 
 from .factories import PASSWORD
-
-
-def _form(**changes) -> dict:
-    form = {
-        "url": "https://asurso.example",
-        "school": "1234",
-        "enabled": "1",
-        "login": "ezh-service",
-        "password": "Секрет-42",
-    }
-    form.update(changes)
-    return form
+from .test_sync_status import _settings_form as _form
 
 
 def test_the_admin_maps_a_work_type_and_the_mapping_is_audited(browser, school, settings):
