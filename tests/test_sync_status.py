@@ -446,3 +446,14 @@ def test_every_request_path_has_a_russian_label(browser, school):
     browser.login("zaytsev.io", PASSWORD)
     page = browser.get("/sync/settings").get_data(as_text=True)
     assert "Отметки и посещаемость (запись)" in page and ">quickedit <" not in page
+
+
+def test_a_change_to_enter_by_hand_is_not_offered_for_sending_again(browser, school):
+    """«Отправить снова» would only be refused again: the row says it goes in by hand."""
+    entry("again", state="parked", last_error="Нет такого ученика")
+    entry("hand", state="parked", last_error=BY_HAND_REASON)
+    browser.login("zaytsev.io", PASSWORD)
+    page = browser.get("/sync/").get_data(as_text=True)
+    assert 'name="entity_uuid" value="again"' in page
+    assert 'name="entity_uuid" value="hand"' not in page
+    assert "вносится в АСУ РСО вручную" in page

@@ -481,11 +481,17 @@ def sending() -> Sending:
     return Sending("working")
 
 
+def by_hand(reason: str) -> bool:
+    """Does the refusal say the value goes into АСУ РСО by hand? (sending it again would
+    only be refused again, so the admin page offers no «Отправить снова» for it)"""
+    return BY_HAND in (reason or "").lower()
+
+
 def parked_advice(reason: str) -> str:
     """What the teacher does about a refused change: the reason's own instruction when it
     gives one (enter it in АСУ РСО by hand — sending again would be refused again),
     otherwise nothing: the admin sees the change, fixes the cause and sends it again."""
-    if BY_HAND in (reason or "").lower():
+    if by_hand(reason):
         return "Внесите это в АСУ РСО вручную, как сказано в причине."
     return "Ничего: администратор устранит причину и отправит снова."
 

@@ -70,6 +70,7 @@ def status_page():
         run_labels=status.RUN_STATUS_LABELS,
         run_label=status.run_label,
         counted=status.counted,
+        by_hand=status.by_hand,
     )
 
 
