@@ -11,10 +11,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="$(cd "$HERE/../.." && pwd)"
 ROOT=${1:-/tmp/ezh-boot-root}
-CACHE=${EZH_DEBOOTSTRAP_CACHE:-/tmp/ezh-debootstrap-base}
-MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # shellcheck source-path=SCRIPTDIR source=test-root.sh
 . "$HERE/test-root.sh"
 NSPAWN_PID=""

@@ -14,10 +14,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="$(cd "$HERE/../.." && pwd)"
 ROOT=${1:-/tmp/ezh-deb-root}
-CACHE=${EZH_DEBOOTSTRAP_CACHE:-/tmp/ezh-debootstrap-base}
-MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # shellcheck source-path=SCRIPTDIR source=test-root.sh
 . "$HERE/test-root.sh"
 WEB_PORT=${EZH_TEST_PORT:-18080}

@@ -24,11 +24,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="$(cd "$HERE/../.." && pwd)"
 ROOT=${1:-/tmp/ezh-lan-root}
 PC_ROOT=$ROOT-pc
-CACHE=${EZH_DEBOOTSTRAP_CACHE:-/tmp/ezh-debootstrap-base}
-MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # shellcheck source-path=SCRIPTDIR source=test-root.sh
 . "$HERE/test-root.sh"
 BRIDGE=${EZH_LAN_BRIDGE:-ezhlan0}

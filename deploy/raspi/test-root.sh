@@ -2,7 +2,13 @@
 # Shared by test-in-chroot.sh, test-boot.sh and test-lan.sh (sourced, never run): a fresh
 # Debian bookworm root from the debootstrap cache, the mounts and files a chroot install
 # needs, the install itself, and booting the root under systemd-nspawn.
-# Expects ROOT, CACHE, MIRROR and SRC from the sourcing script.
+# Expects ROOT from the sourcing script; sets SRC (the checkout), CACHE (the debootstrap
+# cache) and MIRROR (Debian's), the last two overridable by EZH_DEBOOTSTRAP_CACHE and
+# EZH_DEBIAN_MIRROR.
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE=${EZH_DEBOOTSTRAP_CACHE:-/tmp/ezh-debootstrap-base}
+MIRROR=${EZH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # A network whose HTTPS goes through an inspecting proxy has its CA in
 # /usr/local/share/ca-certificates: the root gets it too (mount_root) and pip is told to
